@@ -1,0 +1,636 @@
+/* One tools/call, from arguments to result, on the gateway's libuv loop.
+ *
+ * Lifetime: the call owns a pidfd poll, a timer and up to three pipes. It
+ * finishes when the leader has exited (and the group has been killed) and both
+ * output pipes reached EOF; then it reports, closes its handles and frees itself
+ * once the last close callback has run. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/openat2.h>
+
+#include "gateway/call.h"
+#include "gateway/log.h"
+#include "gateway/schema.h"
+#include "sandbox/spawn.h"
+
+#define STDERR_LINE_MAX 4096
+#define READ_CHUNK (64 * 1024)
+
+struct gw_call {
+	const struct gw_call_env *env;
+	struct gw_tool *tool;
+	const struct gw_call_events *ev;
+	void *ud;
+	struct sbx_child child;
+
+	uv_pipe_t out_pipe, err_pipe, in_pipe;
+	uv_poll_t exit_poll;
+	uv_timer_t timer;
+	uv_write_t wreq;
+	int open_handles;
+
+	bool exited, out_eof, err_eof, in_open, cancelled, timed_out, truncated, finished;
+	int status;
+	uint64_t start_ns;
+
+	char *out; /* output_kb bytes */
+	size_t out_len, out_cap;
+	char *err; /* GW_STDERR_MAX bytes */
+	size_t err_len;
+	bool err_truncated;
+	char line[STDERR_LINE_MAX];
+	size_t line_len;
+
+	char *stdin_data;
+	size_t stdin_len;
+	char *tmp; /* the call's {tmp}, removed at the end */
+};
+
+static unsigned active_calls;
+
+unsigned gw_call_active(void)
+{
+	return active_calls;
+}
+
+/* ---- per-call {tmp} ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP || flag == FTW_D)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+	/* FTW_PHYS: a symlink a tool left in {tmp} is removed, never followed
+	 * (following it would let a tool make the gateway delete any file it
+	 * can reach). FTW_MOUNT: never cross into another filesystem. */
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static char *make_tmp(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *path;
+
+	if (!base || base[0] != '/')
+		base = "/tmp";
+	if (asprintf(&path, "%s/toolcell.XXXXXX", base) < 0)
+		return NULL;
+	/* mkdtemp creates it 0700, owned by the gateway's uid: other local users
+	 * cannot plant files in it between now and the tool's start. */
+	if (!mkdtemp(path)) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* ---- RLIMIT_NPROC base ---- */
+
+/* RLIMIT_NPROC counts every process of the real uid, not of the call, so the
+ * limit a call gets is "what the uid has now + processes". Counting /proc costs
+ * a directory scan; it is cached for two seconds. Root is exempt from the limit
+ * in the kernel and needs no count. */
+static unsigned long nproc_base(uv_loop_t *loop)
+{
+	static uint64_t when;
+	static unsigned long count;
+	uid_t uid = getuid();
+	uint64_t now = uv_now(loop);
+	DIR *d;
+	struct dirent *de;
+
+	if (uid == 0)
+		return 0;
+	if (when && now - when < 2000)
+		return count;
+	d = opendir("/proc");
+	if (!d)
+		return count;
+	count = 0;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 && st.st_uid == uid)
+			count++;
+	}
+	closedir(d);
+	when = now;
+	return count;
+}
+
+/* ---- finishing ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct gw_call *c = h->data;
+
+	if (--c->open_handles > 0)
+		return;
+	if (c->tmp) {
+		remove_tree(c->tmp);
+		free(c->tmp);
+	}
+	gw_tool_unref(c->tool);
+	free(c->out);
+	free(c->err);
+	free(c->stdin_data);
+	free(c);
+	active_calls--;
+}
+
+static void close_handle(struct gw_call *c, uv_handle_t *h)
+{
+	if (h->data && !uv_is_closing(h))
+		uv_close(h, on_handle_closed);
+	(void)c;
+}
+
+static void kill_tree(struct gw_call *c)
+{
+	if (!c->exited)
+		sbx_child_kill(&c->child, c->env->features->pidfd_group_signal);
+}
+
+static void maybe_finish(struct gw_call *c)
+{
+	struct gw_call_result res;
+
+	if (c->finished || !c->exited || !c->out_eof || !c->err_eof)
+		return;
+	c->finished = true;
+	uv_timer_stop(&c->timer);
+	if (c->line_len && c->ev->on_stderr_line && !c->cancelled)
+		c->ev->on_stderr_line(c->ud, c->line, c->line_len);
+	if (!c->cancelled) {
+		res = (struct gw_call_result){
+			.exit_code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1,
+			.signal = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0,
+			.timed_out = c->timed_out,
+			.truncated = c->truncated,
+			.duration_ms = (double)(uv_hrtime() - c->start_ns) / 1e6,
+			.out = c->out,
+			.out_len = c->out_len,
+			.err = c->err,
+			.err_len = c->err_len,
+			.err_truncated = c->err_truncated,
+			.timeout_s = c->tool->limits.timeout_s,
+			.output_kb = c->tool->limits.output_kb,
+		};
+		c->ev->on_done(c->ud, &res);
+	}
+	close_handle(c, (uv_handle_t *)&c->timer);
+	close_handle(c, (uv_handle_t *)&c->out_pipe);
+	close_handle(c, (uv_handle_t *)&c->err_pipe);
+	close_handle(c, (uv_handle_t *)&c->in_pipe);
+	close_handle(c, (uv_handle_t *)&c->exit_poll);
+}
+
+void gw_call_cancel(struct gw_call *c)
+{
+	if (c->finished)
+		return;
+	c->cancelled = true;
+	kill_tree(c);
+}
+
+/* ---- events ---- */
+
+static void on_exit_readable(uv_poll_t *p, int status, int events)
+{
+	struct gw_call *c = p->data;
+
+	(void)status;
+	(void)events;
+	if (c->exited)
+		return;
+	/* Kill the group before reaping the leader: while the leader is an
+	 * unreaped zombie its pid, which is the group id, cannot be reused, so
+	 * the signal reaches exactly this call's processes — including a
+	 * double-forked daemon the leader left behind. */
+	sbx_child_kill(&c->child, c->env->features->pidfd_group_signal);
+	if (sbx_child_reap(&c->child, &c->status) < 0)
+		c->status = W_EXITCODE(127, 0);
+	c->exited = true;
+	uv_poll_stop(p);
+	maybe_finish(c);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct gw_call *c = t->data;
+
+	c->timed_out = true;
+	kill_tree(c);
+}
+
+static void alloc_chunk(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	/* The loop is single-threaded and read callbacks consume the buffer
+	 * before the next read: one buffer serves every pipe. */
+	static char chunk[READ_CHUNK];
+
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void on_stdout(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct gw_call *c = s->data;
+
+	if (n < 0) {
+		uv_read_stop(s);
+		c->out_eof = true;
+		maybe_finish(c);
+		return;
+	}
+	if (n == 0 || c->truncated)
+		return;
+	size_t take = (size_t)n;
+	if (take > c->out_cap - c->out_len) {
+		take = c->out_cap - c->out_len;
+		/* Past output_kb: keep what fits, and stop the tool rather than
+		 * let it fill the gateway's memory or the model's context. */
+		c->truncated = true;
+		kill_tree(c);
+	}
+	memcpy(c->out + c->out_len, buf->base, take);
+	c->out_len += take;
+	if (take && c->ev->on_stdout && !c->cancelled)
+		c->ev->on_stdout(c->ud, buf->base, take, c->out_len);
+}
+
+static void on_stderr(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct gw_call *c = s->data;
+
+	if (n < 0) {
+		uv_read_stop(s);
+		c->err_eof = true;
+		maybe_finish(c);
+		return;
+	}
+	size_t take = (size_t)n;
+	if (take > GW_STDERR_MAX - c->err_len) {
+		take = GW_STDERR_MAX - c->err_len;
+		c->err_truncated = true;
+	}
+	memcpy(c->err + c->err_len, buf->base, take);
+	c->err_len += take;
+	if (!c->ev->on_stderr_line || c->cancelled)
+		return;
+	for (ssize_t i = 0; i < n; i++) {
+		char ch = buf->base[i];
+		if (ch != '\n')
+			c->line[c->line_len++] = ch;
+		if (ch == '\n' || c->line_len == sizeof(c->line)) {
+			c->ev->on_stderr_line(c->ud, c->line, c->line_len);
+			c->line_len = 0;
+		}
+	}
+}
+
+static void on_stdin_written(uv_write_t *w, int status)
+{
+	struct gw_call *c = w->data;
+
+	/* EPIPE means the tool exited or closed stdin without reading it all:
+	 * its business, not an error of the call. Closing gives it EOF. */
+	(void)status;
+	close_handle(c, (uv_handle_t *)&c->in_pipe);
+}
+
+/* ---- start ---- */
+
+/* Resolves a per-call grant path to an O_PATH fd: {tmp} paths beneath the
+ * call's tmp, everything else beneath the workspace. */
+static int resolve_dyn(struct gw_call *c, const struct gw_dyn_grant *g, const struct gw_tpl_ctx *tc,
+		       struct sbx_ll_rule *rule, char *msg, size_t msglen)
+{
+	char *path = NULL;
+	const char *rel, *base, *argname = NULL;
+	int dirfd, fd, r;
+	struct stat st;
+
+	for (size_t i = 0; i < g->path.n && !argname; i++)
+		if (g->path.parts[i].kind == GW_TPL_ARG)
+			argname = g->path.parts[i].text;
+	r = gw_tpl_expand_one(&g->path, tc, &path, msg, msglen);
+	if (r < 0)
+		return r;
+	if (!path)
+		return 0; /* a missing optional argument grants nothing */
+	base = g->in_tmp ? c->tmp : c->env->workspace;
+	size_t bl = strlen(base);
+	if (path[0] != '/')
+		rel = path;
+	else if (strcmp(path, base) == 0)
+		rel = ".";
+	else if (strncmp(path, base, bl) == 0 && path[bl] == '/')
+		rel = path + bl + 1;
+	else {
+		snprintf(msg, msglen, "argument '%s': %s is outside the workspace (%s)",
+			 argname ? argname : "?", path, c->env->workspace);
+		free(path);
+		return -EPERM;
+	}
+	if (g->in_tmp) {
+		dirfd = open(c->tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0) {
+			r = -errno;
+			free(path);
+			return r;
+		}
+	} else
+		dirfd = c->env->workspace_fd;
+	/* Resolved by the kernel beneath the base: "..", absolute symlinks and
+	 * symlinks pointing outside fail (EXDEV) instead of granting whatever
+	 * they point to. This is what stops {path} = "link-to-home/.ssh". */
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	r = fd < 0 ? -errno : 0;
+	if (g->in_tmp)
+		close(dirfd);
+	if (fd < 0) {
+		snprintf(msg, msglen, "argument '%s': %s %s", argname ? argname : "{tmp}", path,
+			 r == -EXDEV || r == -ELOOP ? "resolves outside the workspace"
+			 : r == -ENOENT		    ? "does not exist"
+						    : strerror(-r));
+		free(path);
+		return r;
+	}
+	free(path);
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	rule->fd = fd;
+	rule->access = sbx_access_rights(g->access, S_ISDIR(st.st_mode));
+	if (!S_ISDIR(st.st_mode))
+		rule->access &= SBX_LL_FS_FILE_RIGHTS;
+	return 1;
+}
+
+static int open_pipe(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJSON *args,
+		  const struct gw_call_events *ev, void *ud, struct gw_call **out, char *msg,
+		  size_t msglen)
+{
+	struct gw_strv argv = {0}, envp = {0};
+	struct sbx_ll_rule extra[16];
+	size_t nextra = 0;
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1};
+	int ruleset = -1, r;
+	bool ruleset_owned = false;
+	char *cwd = NULL;
+	cJSON *empty = NULL;
+	struct gw_call *c;
+	struct sbx_spawn_error serr = {0};
+
+	msg[0] = '\0';
+	if (!args)
+		args = empty = cJSON_CreateObject();
+	/* Arguments are checked before anything is created or forked. */
+	r = gw_schema_validate(tool->input_schema, args, "arguments", msg, msglen);
+	if (r < 0) {
+		cJSON_Delete(empty);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		cJSON_Delete(empty);
+		return -ENOMEM;
+	}
+	c->env = env;
+	c->tool = gw_tool_ref(tool);
+	c->ev = ev;
+	c->ud = ud;
+	c->child.pidfd = -1;
+	c->out_cap = (size_t)tool->limits.output_kb * 1024;
+	c->out = malloc(c->out_cap);
+	c->err = malloc(GW_STDERR_MAX);
+	r = -ENOMEM;
+	if (!c->out || !c->err)
+		goto fail;
+	if (tool->uses_tmp) {
+		c->tmp = make_tmp();
+		if (!c->tmp) {
+			r = -errno;
+			snprintf(msg, msglen, "cannot create the call's {tmp} directory: %s",
+				 strerror(errno));
+			goto fail;
+		}
+	}
+
+	struct gw_tpl_ctx tc = {.args = args, .workspace = env->workspace, .tmp = c->tmp};
+	for (size_t i = 0; i < tool->argc; i++) {
+		r = gw_tpl_expand(&tool->argv[i], &tc, &argv, msg, msglen);
+		if (r < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < tool->nenv; i++) {
+		char *val, *kv;
+		r = gw_tpl_expand_one(&tool->env_vals[i], &tc, &val, msg, msglen);
+		if (r < 0)
+			goto fail;
+		if (!val)
+			continue;
+		r = asprintf(&kv, "%s=%s", tool->env_names[i], val);
+		free(val);
+		if (r < 0 || (r = gw_strv_push(&envp, kv)) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	if (!envp.v) {
+		/* No variables at all: execve still needs an (empty) vector. */
+		envp.v = calloc(1, sizeof(char *));
+		r = -ENOMEM;
+		if (!envp.v)
+			goto fail;
+	}
+	r = gw_tpl_expand_one(&tool->cwd, &tc, &cwd, msg, msglen);
+	if (r < 0)
+		goto fail;
+	if (tool->stdin_tpl) {
+		r = gw_tpl_expand_one(tool->stdin_tpl, &tc, &c->stdin_data, msg, msglen);
+		if (r < 0)
+			goto fail;
+		c->stdin_len = c->stdin_data ? strlen(c->stdin_data) : 0;
+	}
+	for (size_t i = 0; i < tool->ndyn; i++) {
+		if (nextra == sizeof(extra) / sizeof(extra[0])) {
+			r = -E2BIG;
+			snprintf(msg, msglen, "too many per-call grants");
+			goto fail;
+		}
+		r = resolve_dyn(c, &tool->dyn[i], &tc, &extra[nextra], msg, msglen);
+		if (r < 0) {
+			if (r != -ENOMEM)
+				r = -EINVAL;
+			goto fail;
+		}
+		nextra += (size_t)r;
+	}
+	r = sbx_policy_ruleset(tool->policy, extra, nextra, &ruleset, &ruleset_owned);
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot build the Landlock ruleset: %s", strerror(-r));
+		goto fail;
+	}
+
+	if ((r = open_pipe(outp)) < 0 || (r = open_pipe(errp)) < 0)
+		goto fail;
+	if (c->stdin_data) {
+		if ((r = open_pipe(inp)) < 0)
+			goto fail;
+	} else {
+		inp[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (inp[0] < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+
+	struct sbx_spawn_req req = {
+		.file = argv.v[0],
+		.argv = argv.v,
+		.envp = envp.v,
+		.cwd = cwd,
+		.stdin_fd = inp[0],
+		.stdout_fd = outp[1],
+		.stderr_fd = errp[1],
+		.ruleset_fd = ruleset,
+		.filter = tool->policy->filter,
+		.limits = &tool->limits,
+		.nproc_base = nproc_base(env->loop),
+	};
+	c->start_ns = uv_hrtime();
+	r = sbx_spawn(&req, &c->child, &serr);
+	if (r == -ECHILD) {
+		snprintf(msg, msglen, "cannot start %s: %s failed: %s", argv.v[0],
+			 sbx_step_name(serr.step), strerror(serr.err));
+		r = -serr.err;
+		goto fail;
+	}
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot start %s: %s", argv.v[0], strerror(-r));
+		goto fail;
+	}
+	close(outp[1]);
+	close(errp[1]);
+	close(inp[0]);
+	outp[1] = errp[1] = inp[0] = -1;
+
+	/* From here on the child runs; every failure path must kill it. */
+	active_calls++;
+	uv_timer_init(env->loop, &c->timer);
+	c->timer.data = c;
+	c->open_handles++;
+	uv_pipe_init(env->loop, &c->out_pipe, 0);
+	c->out_pipe.data = c;
+	c->open_handles++;
+	uv_pipe_init(env->loop, &c->err_pipe, 0);
+	c->err_pipe.data = c;
+	c->open_handles++;
+	uv_poll_init(env->loop, &c->exit_poll, c->child.pidfd);
+	c->exit_poll.data = c;
+	c->open_handles++;
+	if (uv_pipe_open(&c->out_pipe, outp[0]) < 0 || uv_pipe_open(&c->err_pipe, errp[0]) < 0) {
+		c->out_eof = c->err_eof = true;
+		kill_tree(c);
+	} else {
+		outp[0] = errp[0] = -1;
+		uv_read_start((uv_stream_t *)&c->out_pipe, alloc_chunk, on_stdout);
+		uv_read_start((uv_stream_t *)&c->err_pipe, alloc_chunk, on_stderr);
+	}
+	if (c->stdin_data) {
+		uv_pipe_init(env->loop, &c->in_pipe, 0);
+		c->in_pipe.data = c;
+		c->open_handles++;
+		if (uv_pipe_open(&c->in_pipe, inp[1]) == 0) {
+			inp[1] = -1;
+			uv_buf_t b = uv_buf_init(c->stdin_data, (unsigned)c->stdin_len);
+			c->wreq.data = c;
+			if (uv_write(&c->wreq, (uv_stream_t *)&c->in_pipe, &b, 1, on_stdin_written) < 0)
+				close_handle(c, (uv_handle_t *)&c->in_pipe);
+		}
+	}
+	uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable);
+	uv_timer_start(&c->timer, on_timeout, (uint64_t)tool->limits.timeout_s * 1000, 0);
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (inp[i] >= 0)
+			close(inp[i]);
+	}
+	for (size_t i = 0; i < nextra; i++)
+		close(extra[i].fd);
+	if (ruleset_owned)
+		close(ruleset);
+	gw_strv_free(&argv);
+	gw_strv_free(&envp);
+	free(cwd);
+	cJSON_Delete(empty);
+	gw_log(GW_LOG_DEBUG, "call %s: pid %d", tool->name, (int)c->child.pid);
+	*out = c;
+	return 0;
+
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (inp[i] >= 0)
+			close(inp[i]);
+	}
+	for (size_t i = 0; i < nextra; i++)
+		close(extra[i].fd);
+	if (ruleset_owned)
+		close(ruleset);
+	gw_strv_free(&argv);
+	gw_strv_free(&envp);
+	free(cwd);
+	cJSON_Delete(empty);
+	if (c->tmp) {
+		remove_tree(c->tmp);
+		free(c->tmp);
+	}
+	gw_tool_unref(c->tool);
+	free(c->out);
+	free(c->err);
+	free(c->stdin_data);
+	free(c);
+	if (!msg[0])
+		snprintf(msg, msglen, "%s", strerror(-r));
+	return r;
+}

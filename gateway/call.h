@@ -1,0 +1,67 @@
+/* One tool call: validate arguments, fill in templates, spawn the sandboxed
+ * process, stream its output, enforce the wall-clock and output limits, and
+ * report one result. Knows nothing of MCP: the transport supplies callbacks. */
+#ifndef TOOLCELL_GATEWAY_CALL_H
+#define TOOLCELL_GATEWAY_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "gateway/manifest.h"
+#include "sandbox/features.h"
+
+#define GW_STDERR_MAX (64 * 1024)
+
+struct gw_call_result {
+	int exit_code;           /* -1 when killed by a signal */
+	int signal;              /* 0 unless killed by a signal */
+	bool timed_out;          /* killed at timeout_s */
+	bool truncated;          /* stdout passed output_kb; the tree was killed */
+	double duration_ms;
+	const char *out;         /* raw stdout, up to output_kb (borrowed, not NUL-safe) */
+	size_t out_len;
+	const char *err;         /* raw stderr, up to GW_STDERR_MAX (borrowed) */
+	size_t err_len;
+	bool err_truncated;
+	unsigned timeout_s;      /* the limit, for messages */
+	unsigned output_kb;
+};
+
+/* Callbacks; ud is the transport's. Chunks are raw bytes, borrowed for the
+ * duration of the callback. on_done is not called for a cancelled call. */
+struct gw_call_events {
+	void (*on_stdout)(void *ud, const char *chunk, size_t len, size_t total);
+	void (*on_stderr_line)(void *ud, const char *line, size_t len);
+	void (*on_done)(void *ud, const struct gw_call_result *res);
+};
+
+/* What every call of a gateway shares. */
+struct gw_call_env {
+	uv_loop_t *loop;
+	const char *workspace; /* absolute, resolved */
+	int workspace_fd;      /* O_PATH of the workspace, for resolving path arguments */
+	const struct sbx_features *features;
+};
+
+struct gw_call;
+
+/* Starts a call of `tool` (a reference is taken) with `args` (borrowed; NULL
+ * means {}). Returns 0 and *out (valid until on_done returns or, after
+ * gw_call_cancel, until the call is gone), or -EINVAL when the arguments are
+ * wrong and -errno when the call could not start; msg then says why, naming the
+ * argument where there is one. Nothing has been forked when it fails. */
+int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJSON *args,
+		  const struct gw_call_events *ev, void *ud, struct gw_call **out, char *msg,
+		  size_t msglen);
+
+/* Kills the call's whole process tree; on_done will not be called and the
+ * call frees itself once its handles are closed. */
+void gw_call_cancel(struct gw_call *c);
+
+/* Number of calls still holding handles (for a clean shutdown). */
+unsigned gw_call_active(void);
+
+#endif

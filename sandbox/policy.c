@@ -1,0 +1,222 @@
+/* Grants -> Landlock rules, checked against what the kernel can enforce. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/policy.h"
+
+const struct sbx_limits sbx_limits_default = {
+	.timeout_s = 30,
+	.cpu_s = 30,
+	.memory_mb = 512,
+	.processes = 64,
+	.open_files = 256,
+	.file_size_mb = 64,
+	.output_kb = 1024,
+};
+
+/* What "@system" means. Deliberately not all of /etc: as root, /etc/shadow and
+ * /etc/ssl/private are readable by uid 0 even without capabilities, so only the
+ * files ordinary programs need to start and to print names are listed. */
+static const struct sbx_path_grant system_paths[] = {
+	{"/usr", SBX_READ | SBX_EXEC, "@system", true},
+	{"/bin", SBX_READ | SBX_EXEC, "@system", true},
+	{"/sbin", SBX_READ | SBX_EXEC, "@system", true},
+	{"/lib", SBX_READ | SBX_EXEC, "@system", true},
+	{"/lib32", SBX_READ | SBX_EXEC, "@system", true},
+	{"/lib64", SBX_READ | SBX_EXEC, "@system", true},
+	{"/libx32", SBX_READ | SBX_EXEC, "@system", true},
+	{"/etc/ld.so.cache", SBX_READ, "@system", true},
+	{"/etc/ld.so.conf", SBX_READ, "@system", true},
+	{"/etc/ld.so.conf.d", SBX_READ, "@system", true},
+	{"/etc/alternatives", SBX_READ, "@system", true},
+	{"/etc/localtime", SBX_READ, "@system", true},
+	{"/etc/timezone", SBX_READ, "@system", true},
+	{"/etc/passwd", SBX_READ, "@system", true},
+	{"/etc/group", SBX_READ, "@system", true},
+	{"/etc/nsswitch.conf", SBX_READ, "@system", true},
+	{"/etc/locale.alias", SBX_READ, "@system", true},
+	{"/etc/mime.types", SBX_READ, "@system", true},
+	{"/etc/magic", SBX_READ, "@system", true},
+	{"/etc/gitconfig", SBX_READ, "@system", true},
+	{"/etc/ssl/certs", SBX_READ, "@system", true},
+	{"/dev/null", SBX_READ | SBX_WRITE, "@system", true},
+	{"/dev/zero", SBX_READ, "@system", true},
+	{"/dev/full", SBX_READ | SBX_WRITE, "@system", true},
+	{"/dev/random", SBX_READ, "@system", true},
+	{"/dev/urandom", SBX_READ, "@system", true},
+};
+
+const struct sbx_path_grant *sbx_system_paths(size_t *n)
+{
+	*n = sizeof(system_paths) / sizeof(system_paths[0]);
+	return system_paths;
+}
+
+uint64_t sbx_access_rights(unsigned access, bool is_dir)
+{
+	uint64_t r = 0;
+
+	if (access & (SBX_READ | SBX_WRITE))
+		r |= SBX_LL_FS_READ_FILE | (is_dir ? SBX_LL_FS_READ_DIR : 0);
+	if (access & SBX_WRITE) {
+		r |= SBX_LL_FS_WRITE_FILE | SBX_LL_FS_TRUNCATE;
+		if (is_dir)
+			r |= SBX_LL_FS_REMOVE_DIR | SBX_LL_FS_REMOVE_FILE | SBX_LL_FS_MAKE_DIR |
+			     SBX_LL_FS_MAKE_REG | SBX_LL_FS_MAKE_SYM | SBX_LL_FS_MAKE_SOCK |
+			     SBX_LL_FS_MAKE_FIFO | SBX_LL_FS_REFER;
+	}
+	if (access & SBX_EXEC)
+		r |= SBX_LL_FS_EXECUTE;
+	/* MAKE_CHAR, MAKE_BLOCK and IOCTL_DEV are never granted: creating device
+	 * nodes or driving devices is not something a tool manifest can ask for. */
+	return r;
+}
+
+int sbx_policy_supported(const struct sbx_features *f, char *err, size_t errlen)
+{
+	if (f->landlock_abi < SBX_LANDLOCK_ABI_MIN) {
+		if (f->landlock_abi == 0)
+			snprintf(err, errlen,
+				 "Landlock is not available on this kernel (%s); toolcell needs "
+				 "Landlock ABI %d: %s. Boot a kernel with CONFIG_SECURITY_LANDLOCK=y "
+				 "and \"landlock\" in the lsm= list",
+				 strerror(f->landlock_errno), SBX_LANDLOCK_ABI_MIN,
+				 SBX_LANDLOCK_ABI_MIN_WHY);
+		else
+			snprintf(err, errlen,
+				 "this kernel has Landlock ABI %d; toolcell needs ABI %d: %s",
+				 f->landlock_abi, SBX_LANDLOCK_ABI_MIN, SBX_LANDLOCK_ABI_MIN_WHY);
+		return -EOPNOTSUPP;
+	}
+	if (!f->seccomp_filter) {
+		snprintf(err, errlen,
+			 "seccomp filters are not available on this kernel (CONFIG_SECCOMP_FILTER); "
+			 "toolcell needs them to deny namespaces, mount, ptrace, bpf and io_uring");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+void sbx_policy_free(struct sbx_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nrules; i++) {
+		close(p->rules[i].fd);
+		free(p->rule_paths[i]);
+	}
+	free(p->rules);
+	free(p->rule_paths);
+	if (p->ruleset_fd >= 0)
+		close(p->ruleset_fd);
+	free(p);
+}
+
+int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g, size_t n,
+		   const struct sbx_limits *limits, const struct sbx_filter *filter,
+		   struct sbx_policy **out, char *err, size_t errlen)
+{
+	struct sbx_policy *p;
+	size_t failed = 0;
+	int r;
+
+	r = sbx_policy_supported(f, err, errlen);
+	if (r < 0)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ruleset_fd = -1;
+	p->abi = f->landlock_abi;
+	p->filter = filter;
+	p->limits = *limits;
+	p->rules = calloc(n ? n : 1, sizeof(*p->rules));
+	p->rule_paths = calloc(n ? n : 1, sizeof(*p->rule_paths));
+	if (!p->rules || !p->rule_paths) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		/* O_PATH follows symlinks here, at load, in the gateway: a rule
+		 * is bound to the inode the operator's path names now, and later
+		 * renames or symlink swaps by a tool cannot move it. */
+		int fd = open(g[i].path, O_PATH | O_CLOEXEC);
+
+		if (fd < 0) {
+			if (g[i].optional && errno == ENOENT)
+				continue;
+			r = -errno;
+			snprintf(err, errlen, "%s: cannot open %s: %s", g[i].origin, g[i].path,
+				 strerror(errno));
+			goto fail;
+		}
+		if (fstat(fd, &st) < 0) {
+			r = -errno;
+			close(fd);
+			snprintf(err, errlen, "%s: cannot stat %s: %s", g[i].origin, g[i].path,
+				 strerror(-r));
+			goto fail;
+		}
+		p->rule_paths[p->nrules] = strdup(g[i].path);
+		if (!p->rule_paths[p->nrules]) {
+			close(fd);
+			r = -ENOMEM;
+			goto fail;
+		}
+		p->rules[p->nrules].fd = fd;
+		p->rules[p->nrules].access = sbx_access_rights(g[i].access, S_ISDIR(st.st_mode));
+		if (!S_ISDIR(st.st_mode))
+			p->rules[p->nrules].access &= SBX_LL_FS_FILE_RIGHTS;
+		p->nrules++;
+	}
+	r = sbx_landlock_ruleset(p->abi, p->rules, p->nrules, &failed);
+	if (r < 0) {
+		snprintf(err, errlen, "Landlock refused the rule for %s: %s",
+			 p->nrules ? p->rule_paths[failed] : "(ruleset)", strerror(-r));
+		goto fail;
+	}
+	p->ruleset_fd = r;
+	*out = p;
+	return 0;
+fail:
+	sbx_policy_free(p);
+	return r;
+}
+
+int sbx_policy_ruleset(const struct sbx_policy *p, const struct sbx_ll_rule *extra, size_t nextra,
+		       int *fd, bool *owned)
+{
+	int r;
+
+	if (nextra == 0) {
+		*fd = p->ruleset_fd;
+		*owned = false;
+		return 0;
+	}
+	r = sbx_landlock_ruleset(p->abi, p->rules, p->nrules, NULL);
+	if (r < 0)
+		return r;
+	int rfd = r;
+	struct sbx_ll_rule masked[16];
+	for (size_t i = 0; i < nextra; i += 16) {
+		size_t k = nextra - i < 16 ? nextra - i : 16;
+		for (size_t j = 0; j < k; j++) {
+			masked[j] = extra[i + j];
+			masked[j].access &= sbx_landlock_fs_rights(p->abi);
+		}
+		r = sbx_landlock_add(rfd, masked, k, NULL);
+		if (r < 0) {
+			close(rfd);
+			return r;
+		}
+	}
+	*fd = rfd;
+	*owned = true;
+	return 0;
+}

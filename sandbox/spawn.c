@@ -1,0 +1,328 @@
+/* The per-call child. Everything between clone and execve is one straight-line
+ * function of raw system calls: it shares the gateway's memory (CLONE_VM), so
+ * it must not allocate, lock, or touch anything but its own stack and the
+ * request the suspended parent keeps alive for it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/securebits.h>
+
+#include "sandbox/spawn.h"
+
+#ifndef __NR_close_range
+#define __NR_close_range 436
+#endif
+#ifndef __NR_pidfd_send_signal
+#define __NR_pidfd_send_signal 424
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+#define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
+
+#define CHILD_STACK_SIZE (256 * 1024)
+
+static const char *const step_names[] = {
+	[SBX_STEP_SIGNALS] = "resetting signals",
+	[SBX_STEP_SESSION] = "creating a new session",
+	[SBX_STEP_PDEATHSIG] = "setting the parent-death signal",
+	[SBX_STEP_STDIO] = "setting up stdin/stdout/stderr",
+	[SBX_STEP_CWD] = "changing to the working directory",
+	[SBX_STEP_RLIMITS] = "setting resource limits",
+	[SBX_STEP_FDS] = "closing inherited file descriptors",
+	[SBX_STEP_CAPS] = "dropping capabilities",
+	[SBX_STEP_NO_NEW_PRIVS] = "setting no_new_privs",
+	[SBX_STEP_LANDLOCK] = "enforcing the Landlock ruleset",
+	[SBX_STEP_SECCOMP] = "loading the seccomp filter",
+	[SBX_STEP_EXEC] = "executing the program",
+};
+
+const char *sbx_step_name(int step)
+{
+	if (step > 0 && step < (int)(sizeof(step_names) / sizeof(step_names[0])) && step_names[step])
+		return step_names[step];
+	return "unknown step";
+}
+
+struct child_args {
+	const struct sbx_spawn_req *req;
+	int errfd;    /* write end of the error pipe, close-on-exec */
+	pid_t parent; /* to detect a parent that died before PR_SET_PDEATHSIG */
+};
+
+/* Reports the failed step to the parent and exits. The write is one atomic
+ * pipe write of 8 bytes; there is nothing useful to do if it fails. */
+static void __attribute__((noreturn)) child_fail(int errfd, int step, int err)
+{
+	struct sbx_spawn_error e = {.step = step, .err = err};
+	ssize_t w = write(errfd, &e, sizeof(e));
+
+	(void)w;
+	_exit(127);
+}
+
+static int move_fd(int from, int to)
+{
+	/* dup2 onto itself would keep close-on-exec set; clear it instead. */
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to) < 0 ? -1 : 0;
+}
+
+static int set_limit(int resource, rlim_t value)
+{
+	struct rlimit rl = {.rlim_cur = value, .rlim_max = value};
+
+	return setrlimit(resource, &rl);
+}
+
+static int close_fds_except(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	/* Closes [3, lo), (lo, hi) and (hi, ~0]. A tool must not inherit the
+	 * gateway's sockets, manifests, other calls' pipes or pidfds. */
+	if (lo > 3 && syscall(__NR_close_range, 3U, (unsigned)lo - 1, 0U) < 0)
+		return -1;
+	if (hi > lo + 1 && syscall(__NR_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0U) < 0)
+		return -1;
+	if (syscall(__NR_close_range, (unsigned)hi + 1, ~0U, 0U) < 0)
+		return -1;
+	return 0;
+}
+
+static int drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(__NR_capget, &hdr, data) < 0)
+		return -1;
+	if (getuid() != 0 && geteuid() != 0 && data[0].permitted == 0 && data[1].permitted == 0 &&
+	    data[0].inheritable == 0 && data[1].inheritable == 0)
+		return 0;
+	/* A root gateway: keep uid 0 from meaning "all capabilities" again at
+	 * execve (SECBIT_NOROOT) and lock that, so the tool cannot undo it. This
+	 * needs CAP_SETPCAP, so it comes before the capability sets are emptied. */
+	if (prctl(PR_SET_SECUREBITS,
+		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+			  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+			  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+		  0, 0, 0) < 0)
+		return -1;
+	/* Empty the bounding set so that no file capability or setuid-root binary
+	 * can hand anything back, even if no_new_privs were somehow bypassed. */
+	for (unsigned long cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past CAP_LAST_CAP */
+			return -1;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return -1;
+	memset(data, 0, sizeof(data));
+	return syscall(__NR_capset, &hdr, data) < 0 ? -1 : 0;
+}
+
+/* The child. The order below is the security argument; each step says what it
+ * stops. No step may be moved after seccomp (which may deny it) or after
+ * Landlock (which may deny the files it needs). */
+static int child_main(void *arg)
+{
+	const struct child_args *a = arg;
+	const struct sbx_spawn_req *req = a->req;
+	const struct sbx_limits *lim = req->limits;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	/* 1. Signals: handlers shared with the gateway's memory must never run
+	 * here, and an ignored SIGPIPE must not be inherited by the tool. The
+	 * parent blocked everything before clone; reset, then unblock. */
+	for (int sig = 1; sig < _NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL)
+			child_fail(a->errfd, SBX_STEP_SIGNALS, errno);
+	}
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		child_fail(a->errfd, SBX_STEP_SIGNALS, errno);
+
+	/* 2. A new session and process group whose id is our pid: the end of the
+	 * call kills the whole group, and setsid/setpgid are denied by seccomp so
+	 * no descendant can leave it. It also drops any controlling terminal, so
+	 * a tool cannot read or type into the user's terminal. */
+	if (setsid() < 0)
+		child_fail(a->errfd, SBX_STEP_SESSION, errno);
+
+	/* 3. If the gateway dies, so does the tool. Checked against a gateway
+	 * that died before the prctl took effect. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(a->errfd, SBX_STEP_PDEATHSIG, errno);
+	if (getppid() != a->parent)
+		child_fail(a->errfd, SBX_STEP_PDEATHSIG, ESRCH);
+
+	/* 4. stdio: only these three descriptors survive into the tool. */
+	if (req->stdin_fd < 3 || req->stdout_fd < 3 || req->stderr_fd < 3)
+		child_fail(a->errfd, SBX_STEP_STDIO, EBADF);
+	if (move_fd(req->stdin_fd, 0) < 0 || move_fd(req->stdout_fd, 1) < 0 ||
+	    move_fd(req->stderr_fd, 2) < 0)
+		child_fail(a->errfd, SBX_STEP_STDIO, errno);
+
+	/* 5. Working directory, while every path is still reachable. */
+	if (req->cwd && chdir(req->cwd) < 0)
+		child_fail(a->errfd, SBX_STEP_CWD, errno);
+
+	/* 6. Resource limits: hard and soft alike, so the tool cannot raise
+	 * them. RLIMIT_NPROC counts the whole uid, hence the base. */
+	if (set_limit(RLIMIT_CPU, lim->cpu_s) < 0 ||
+	    set_limit(RLIMIT_AS, (rlim_t)lim->memory_mb << 20) < 0 ||
+	    set_limit(RLIMIT_NPROC, req->nproc_base + lim->processes) < 0 ||
+	    set_limit(RLIMIT_NOFILE, lim->open_files) < 0 ||
+	    set_limit(RLIMIT_FSIZE, (rlim_t)lim->file_size_mb << 20) < 0 ||
+	    set_limit(RLIMIT_CORE, 0) < 0 || set_limit(RLIMIT_MEMLOCK, 0) < 0 ||
+	    set_limit(RLIMIT_MSGQUEUE, 0) < 0)
+		child_fail(a->errfd, SBX_STEP_RLIMITS, errno);
+
+	/* 7. No inherited descriptors but stdio (the ruleset and the error pipe
+	 * are close-on-exec and go at execve). */
+	if (close_fds_except(a->errfd, req->ruleset_fd) < 0)
+		child_fail(a->errfd, SBX_STEP_FDS, errno);
+
+	/* 8. A root gateway's capabilities end here. */
+	if (drop_capabilities() < 0)
+		child_fail(a->errfd, SBX_STEP_CAPS, errno);
+
+	/* 9. no_new_privs: setuid and file-capability binaries gain nothing, and
+	 * it is what lets an unprivileged process enforce Landlock and seccomp. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(a->errfd, SBX_STEP_NO_NEW_PRIVS, errno);
+
+	/* 10. Landlock: files, TCP, signals and abstract sockets. */
+	int r = sbx_landlock_restrict(req->ruleset_fd);
+	if (r < 0)
+		child_fail(a->errfd, SBX_STEP_LANDLOCK, -r);
+
+	/* 11. seccomp last: it denies setsid and other calls the steps above
+	 * make. The architecture is checked before any syscall number. */
+	r = sbx_filter_load(req->filter);
+	if (r < 0)
+		child_fail(a->errfd, SBX_STEP_SECCOMP, -r);
+
+	execve(req->file, req->argv, req->envp);
+	child_fail(a->errfd, SBX_STEP_EXEC, errno);
+}
+
+/* One stack per thread for the vfork-style child, with a guard page below. */
+static void *child_stack(void)
+{
+	static _Thread_local char *stack;
+
+	if (!stack) {
+		char *m = mmap(NULL, CHILD_STACK_SIZE + 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		if (mprotect(m, 4096, PROT_NONE) < 0) {
+			munmap(m, CHILD_STACK_SIZE + 4096);
+			return NULL;
+		}
+		stack = m;
+	}
+	return stack + CHILD_STACK_SIZE + 4096;
+}
+
+int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct sbx_spawn_error *err)
+{
+	struct child_args a = {.req = req, .parent = getpid()};
+	sigset_t all, old;
+	int pipefd[2], pidfd = -1, saved;
+	void *stack = child_stack();
+	pid_t pid;
+	ssize_t n;
+
+	if (!stack)
+		return -ENOMEM;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	a.errfd = pipefd[1];
+
+	/* CLONE_VM|CLONE_VFORK: no copy of the gateway's page tables (fork()
+	 * cost grows with the parent's memory), and the parent sleeps until the
+	 * child has exec'd or failed. Signals are blocked so no gateway handler
+	 * runs on the child's stack in the gateway's memory. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_main, stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return -saved;
+	}
+
+	do
+		n = read(pipefd[0], err, sizeof(*err));
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == (ssize_t)sizeof(*err)) {
+		/* The child never ran tool code and is already exiting. */
+		siginfo_t si;
+		while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+		return -ECHILD;
+	}
+	child->pid = pid;
+	child->pidfd = pidfd;
+	return 0;
+}
+
+void sbx_child_kill(const struct sbx_child *child, bool via_pidfd)
+{
+	if (child->pidfd < 0)
+		return;
+	/* The group id is the leader's pid; see the header for why this is safe
+	 * only before the leader is reaped. */
+	if (via_pidfd && syscall(__NR_pidfd_send_signal, child->pidfd, SIGKILL, NULL,
+				 PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+		return;
+	kill(-child->pid, SIGKILL);
+}
+
+int sbx_child_reap(struct sbx_child *child, int *status)
+{
+	siginfo_t si = {0};
+
+	while (waitid(P_PIDFD, (id_t)child->pidfd, &si, WEXITED) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	close(child->pidfd);
+	child->pidfd = -1;
+	if (si.si_code == CLD_EXITED)
+		*status = W_EXITCODE(si.si_status, 0);
+	else
+		*status = si.si_status & 0x7f; /* WTERMSIG form */
+	return 0;
+}

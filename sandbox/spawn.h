@@ -1,0 +1,70 @@
+/* Starting one confined process: clone(CLONE_VM|CLONE_VFORK) into a
+ * straight-line child that applies the policy and execs, reporting a failure as
+ * {step, errno} over a close-on-exec pipe (STYLE 3). */
+#ifndef TOOLCELL_SANDBOX_SPAWN_H
+#define TOOLCELL_SANDBOX_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox/policy.h"
+
+struct sbx_spawn_req {
+	const char *file;      /* absolute path of the program */
+	char *const *argv;     /* NULL-terminated */
+	char *const *envp;     /* NULL-terminated; exactly the tool's environment */
+	const char *cwd;       /* NULL: the gateway's */
+	int stdin_fd;          /* borrowed; all three must be >= 3, moved to 0, 1, 2 */
+	int stdout_fd;
+	int stderr_fd;
+	int ruleset_fd;        /* borrowed Landlock ruleset */
+	const struct sbx_filter *filter;
+	const struct sbx_limits *limits;
+	unsigned long nproc_base; /* processes the uid already has (RLIMIT_NPROC is per uid) */
+};
+
+/* The steps of the child, in the order it runs them. */
+enum sbx_step {
+	SBX_STEP_SIGNALS = 1,
+	SBX_STEP_SESSION,
+	SBX_STEP_PDEATHSIG,
+	SBX_STEP_STDIO,
+	SBX_STEP_CWD,
+	SBX_STEP_RLIMITS,
+	SBX_STEP_FDS,
+	SBX_STEP_CAPS,
+	SBX_STEP_NO_NEW_PRIVS,
+	SBX_STEP_LANDLOCK,
+	SBX_STEP_SECCOMP,
+	SBX_STEP_EXEC,
+};
+
+struct sbx_spawn_error {
+	int step; /* enum sbx_step */
+	int err;  /* errno */
+};
+
+const char *sbx_step_name(int step);
+
+struct sbx_child {
+	pid_t pid;  /* also the process group and session id of the call */
+	int pidfd;  /* owned, close-on-exec; readable once the child exits */
+};
+
+/* Starts the program. Returns 0 with *child filled (the caller reaps it with
+ * sbx_child_reap), -errno if the gateway could not clone, or -ECHILD when the
+ * child failed before exec: *err then says at which step and why (the child has
+ * been reaped already). Not async-signal-safe; must not run concurrently in
+ * two threads (the child stack is per thread). */
+int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct sbx_spawn_error *err);
+
+/* SIGKILLs the call's whole process group. Only valid before the leader is
+ * reaped: the unreaped zombie keeps its pid, and so the group id, from being
+ * reused by an unrelated process. */
+void sbx_child_kill(const struct sbx_child *child, bool via_pidfd);
+
+/* Reaps the exited leader (after sbx_child_kill, so no descendant survives it),
+ * closes the pidfd and stores the wait status. Returns 0 or -errno. */
+int sbx_child_reap(struct sbx_child *child, int *status);
+
+#endif
