@@ -5,7 +5,9 @@
  * the depth check alone bounds the memory a deeply nested document can pin.
  * Every node is attached to its parent the moment it is created, so on any
  * error deleting the root frees everything built so far. Pure: no I/O. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* tdestroy */
+#endif
 
 #include <errno.h>
 #include <limits.h>
@@ -42,8 +44,9 @@ struct frame {
 	cJSON *node;
 	size_t pos_index; /* its entry in parser.pos; end is filled in at close */
 	size_t count;	  /* members so far */
-	void *keys; /* tsearch tree of member names borrowed from the members, once
-		       count > SMALL_OBJECT */
+	/* Once count > SMALL_OBJECT, a tsearch tree of the member names,
+	 * borrowed from the members. */
+	void *keys;
 };
 
 struct parser {
@@ -80,8 +83,15 @@ static size_t col_of(const struct parser *p, size_t off)
 	return off - p->line_start + 1;
 }
 
-__attribute__((format(printf, 4, 0))) static void vset_error(struct parser *p, size_t line,
-							     size_t col, const char *fmt, va_list ap)
+/* The format attributes let -Wformat check every message at compile time. */
+static void vset_error(struct parser *p, size_t line, size_t col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int fail_at(struct parser *p, size_t line, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(struct parser *p, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void vset_error(struct parser *p, size_t line, size_t col, const char *fmt, va_list ap)
 {
 	if (!p->err)
 		return;
@@ -91,8 +101,7 @@ __attribute__((format(printf, 4, 0))) static void vset_error(struct parser *p, s
 }
 
 /* Reports a syntax error at a remembered line and column. */
-__attribute__((format(printf, 4, 5))) static int fail_at(struct parser *p, size_t line, size_t col,
-							 const char *fmt, ...)
+static int fail_at(struct parser *p, size_t line, size_t col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,8 +112,7 @@ __attribute__((format(printf, 4, 5))) static int fail_at(struct parser *p, size_
 }
 
 /* Reports a syntax error at byte offset off, which must be on the current line. */
-__attribute__((format(printf, 3, 4))) static int fail(struct parser *p, size_t off,
-						      const char *fmt, ...)
+static int fail(struct parser *p, size_t off, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -535,13 +543,14 @@ static int parse_number(struct parser *p, double *out)
 static int parse_literal(struct parser *p, const char *word)
 {
 	for (; *word; word++) {
-		char rep[5];
-
 		if (p->off == p->len)
 			return fail_eof(p);
-		if (p->s[p->off] != (unsigned char)*word)
+		if (p->s[p->off] != (unsigned char)*word) {
+			char rep[5];
+
 			return fail(p, p->off, "unexpected character '%s'",
 				    byte_repr(p->s[p->off], rep));
+		}
 		p->off++;
 	}
 	return 0;
@@ -587,7 +596,6 @@ static int remember_key(struct frame *f, const cJSON *item)
  * it if the object already has it, and consumes the ':' after it. */
 static int parse_key(struct parser *p, const struct frame *f)
 {
-	char shown[SHOWN_KEY_MAX + 4];
 	int r;
 
 	p->key_line = p->line;
@@ -601,6 +609,8 @@ static int parse_key(struct parser *p, const struct frame *f)
 	 * libraries (first wins, last wins, error); refusing them means that
 	 * what toolcell checks is what the program sees. */
 	if (has_key(f, p->key.data)) {
+		char shown[SHOWN_KEY_MAX + 4];
+
 		show_key(p->key.data, shown, sizeof(shown));
 		return fail_at(p, p->key_line, p->key_col, "duplicate key \"%s\"", shown);
 	}
@@ -720,7 +730,8 @@ static int parse_value(struct parser *p)
 		return r;
 
 	if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
-		struct frame *stack = grow(p->stack, &p->stack_cap, p->depth + 1, sizeof(*p->stack));
+		struct frame *stack =
+		    grow(p->stack, &p->stack_cap, p->depth + 1, sizeof(*p->stack));
 
 		if (!stack)
 			return fail_nomem(p);
@@ -749,8 +760,6 @@ static int next_value(struct parser *p)
 	for (;;) {
 		struct frame *f;
 		unsigned char close;
-		size_t comma_line, comma_col;
-		int r;
 
 		skip_ws(p);
 		if (p->depth == 0) {
@@ -767,6 +776,8 @@ static int next_value(struct parser *p)
 			continue;
 		}
 		if (f->count > 0) {
+			size_t comma_line, comma_col;
+
 			if (p->s[p->off] != ',')
 				return fail(p, p->off,
 					    close == '}' ? "expected ',' or '}' in object"
@@ -782,7 +793,8 @@ static int next_value(struct parser *p)
 					       close == '}' ? "object" : "array");
 		}
 		if (close == '}') {
-			r = parse_key(p, f);
+			int r = parse_key(p, f);
+
 			if (r < 0)
 				return r;
 		}
@@ -818,11 +830,11 @@ int gw_json_parse(const char *buf, size_t len, unsigned max_depth, struct gw_jso
 		  struct gw_json_error *err)
 {
 	struct parser p = {
-		.s = (const unsigned char *)buf,
-		.len = len,
-		.line = 1,
-		.max_depth = max_depth,
-		.err = err,
+	    .s = (const unsigned char *)buf,
+	    .len = len,
+	    .line = 1,
+	    .max_depth = max_depth,
+	    .err = err,
 	};
 	int r;
 

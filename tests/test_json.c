@@ -2,10 +2,12 @@
  *
  * Every input is copied into a heap buffer of exactly its length, with no NUL
  * after it, so AddressSanitizer catches any read past buf[len). */
+/* cmocka.h needs these four first. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -20,16 +22,25 @@
 
 #define DEPTH 64
 
+/* Copies text[0..len) to a heap buffer of exactly len bytes (caller frees). */
+static char *exact_copy(const char *text, size_t len)
+{
+	char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		abort(); /* nothing sensible to test without memory */
+	memcpy(copy, text, len);
+	return copy;
+}
+
 /* Parses text[0..len) from an exact-size copy; asserts success. */
 static void parse_ok_at(struct gw_json_doc *doc, const char *text, size_t len, unsigned depth,
 			const char *file, int line)
 {
 	struct gw_json_error err = {0};
-	char *copy = malloc(len ? len : 1);
+	char *copy = exact_copy(text, len);
 	int r;
 
-	_assert_true(copy != NULL, "malloc", file, line);
-	memcpy(copy, text, len);
 	memset(doc, 0, sizeof(*doc));
 	r = gw_json_parse(copy, len, depth, doc, &err);
 	if (r != 0)
@@ -46,11 +57,9 @@ static void expect_err_at(const char *text, size_t len, unsigned depth, int rc, 
 {
 	struct gw_json_error err = {0};
 	struct gw_json_doc doc, sentinel;
-	char *copy = malloc(len ? len : 1);
+	char *copy = exact_copy(text, len);
 	int r;
 
-	_assert_true(copy != NULL, "malloc", file, line);
-	memcpy(copy, text, len);
 	memset(&sentinel, 0x5a, sizeof(sentinel));
 	doc = sentinel;
 	r = gw_json_parse(copy, len, depth, &doc, &err);
@@ -77,6 +86,8 @@ static void check_pos_at(const struct gw_json_doc *doc, const cJSON *node, const
 	const struct gw_json_pos *p = gw_json_pos_of(doc, node);
 
 	_assert_true(p != NULL, "gw_json_pos_of", file, fline);
+	if (!p)
+		return;
 	_assert_true(p->node == node, "p->node == node", file, fline);
 	_assert_int_equal(p->line, line, file, fline);
 	_assert_int_equal(p->col, col, file, fline);
@@ -156,19 +167,19 @@ static void test_numbers(void **state)
 		const char *text;
 		double value;
 	} cases[] = {
-		{"0", 0.0},
-		{"-0", -0.0},
-		{"7", 7.0},
-		{"-12", -12.0},
-		{"0.25", 0.25},
-		{"1E+2", 100.0},
-		{"1e2", 100.0},
-		{"2.5e-1", 0.25},
-		{"-0.0e0", -0.0},
-		{"9007199254740993", 9007199254740992.0},
-		{"123456789012345678901234567890", 123456789012345678901234567890.0},
-		{"1e-400", 0.0}, /* underflow is not an error */
-		{"1.7976931348623157e308", 1.7976931348623157e308},
+	    {"0", 0.0},
+	    {"-0", -0.0},
+	    {"7", 7.0},
+	    {"-12", -12.0},
+	    {"0.25", 0.25},
+	    {"1E+2", 100.0},
+	    {"1e2", 100.0},
+	    {"2.5e-1", 0.25},
+	    {"-0.0e0", -0.0},
+	    {"9007199254740993", 9007199254740992.0},
+	    {"123456789012345678901234567890", 123456789012345678901234567890.0},
+	    {"1e-400", 0.0}, /* underflow is not an error */
+	    {"1.7976931348623157e308", 1.7976931348623157e308},
 	};
 	struct gw_json_doc doc;
 
@@ -197,9 +208,10 @@ static void test_positions_multiline(void **state)
 
 	parse_ok(&doc, src);
 	assert_int_equal(doc.npos, 8);
-	check_pos(&doc, doc.root, src, 1, 1, 1, 1, 0, 84, "{\n  \"name\": \"cat\",\n  \"n\": 1.50,\n"
-							"  \"list\": [true, null,\n"
-							"    \"a\\u00e9\"],\n  \"obj\": {}\n}");
+	check_pos(&doc, doc.root, src, 1, 1, 1, 1, 0, 84,
+		  "{\n  \"name\": \"cat\",\n  \"n\": 1.50,\n"
+		  "  \"list\": [true, null,\n"
+		  "    \"a\\u00e9\"],\n  \"obj\": {}\n}");
 
 	name = doc.root->child;
 	assert_string_equal(name->string, "name");
@@ -291,8 +303,7 @@ static void test_escapes(void **state)
 	struct gw_json_doc doc;
 
 	parse_ok(&doc, "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0041\\u00E9\\u20ac\"");
-	assert_string_equal(doc.root->valuestring,
-			    "\" \\ / \b \f \n \r \t A\xc3\xa9\xe2\x82\xac");
+	assert_string_equal(doc.root->valuestring, "\" \\ / \b \f \n \r \t A\xc3\xa9\xe2\x82\xac");
 	gw_json_doc_free(&doc);
 
 	/* Escapes in keys are decoded too. */
@@ -311,18 +322,18 @@ static void test_surrogates(void **state)
 	static const struct {
 		const char *text, *decoded;
 	} cases[] = {
-		{"\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80"},
-		{"\"\\uD83D\\uDE00\"", "\xf0\x9f\x98\x80"},
-		{"\"\\udbff\\udfff\"", "\xf4\x8f\xbf\xbf"},
-		{"\"\\ud800\"", "\xef\xbf\xbd"},
-		{"\"\\udc00\"", "\xef\xbf\xbd"},
-		{"\"x\\ud800y\"", "x\xef\xbf\xbdy"},
-		{"\"\\ud800\\u0041\"", "\xef\xbf\xbd"
-				       "A"},
-		{"\"\\ud800\\n\"", "\xef\xbf\xbd\n"},
-		{"\"\\udc00\\ud800\"", "\xef\xbf\xbd\xef\xbf\xbd"},
-		{"\"\\ud800\\ud83d\\ude00\"", "\xef\xbf\xbd\xf0\x9f\x98\x80"},
-		{"\"\\ud83d\\ude00\\ude00\"", "\xf0\x9f\x98\x80\xef\xbf\xbd"},
+	    {"\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80"},
+	    {"\"\\uD83D\\uDE00\"", "\xf0\x9f\x98\x80"},
+	    {"\"\\udbff\\udfff\"", "\xf4\x8f\xbf\xbf"},
+	    {"\"\\ud800\"", "\xef\xbf\xbd"},
+	    {"\"\\udc00\"", "\xef\xbf\xbd"},
+	    {"\"x\\ud800y\"", "x\xef\xbf\xbdy"},
+	    {"\"\\ud800\\u0041\"", "\xef\xbf\xbd"
+				   "A"},
+	    {"\"\\ud800\\n\"", "\xef\xbf\xbd\n"},
+	    {"\"\\udc00\\ud800\"", "\xef\xbf\xbd\xef\xbf\xbd"},
+	    {"\"\\ud800\\ud83d\\ude00\"", "\xef\xbf\xbd\xf0\x9f\x98\x80"},
+	    {"\"\\ud83d\\ude00\\ude00\"", "\xf0\x9f\x98\x80\xef\xbf\xbd"},
 	};
 	struct gw_json_doc doc;
 
@@ -340,17 +351,17 @@ static void test_surrogates(void **state)
 static void test_utf8_valid(void **state)
 {
 	static const char *const cases[] = {
-		"\xc2\x80",	    /* U+0080 */
-		"\xc3\xa9",	    /* U+00E9 */
-		"\xdf\xbf",	    /* U+07FF */
-		"\xe0\xa0\x80",	    /* U+0800 */
-		"\xe2\x82\xac",	    /* U+20AC */
-		"\xed\x9f\xbf",	    /* U+D7FF, just below the surrogates */
-		"\xee\x80\x80",	    /* U+E000, just above them */
-		"\xef\xbf\xbf",	    /* U+FFFF */
-		"\xf0\x90\x80\x80", /* U+10000 */
-		"\xf0\x9f\x98\x80", /* U+1F600 */
-		"\xf4\x8f\xbf\xbf", /* U+10FFFF */
+	    "\xc2\x80",		/* U+0080 */
+	    "\xc3\xa9",		/* U+00E9 */
+	    "\xdf\xbf",		/* U+07FF */
+	    "\xe0\xa0\x80",	/* U+0800 */
+	    "\xe2\x82\xac",	/* U+20AC */
+	    "\xed\x9f\xbf",	/* U+D7FF, just below the surrogates */
+	    "\xee\x80\x80",	/* U+E000, just above them */
+	    "\xef\xbf\xbf",	/* U+FFFF */
+	    "\xf0\x90\x80\x80", /* U+10000 */
+	    "\xf0\x9f\x98\x80", /* U+1F600 */
+	    "\xf4\x8f\xbf\xbf", /* U+10FFFF */
 	};
 	struct gw_json_doc doc;
 	char text[16];
@@ -380,9 +391,9 @@ static void test_utf8_invalid(void **state)
 	expect_err("\"\xf8\x88\x80\x80\x80\"", 1, 2, "invalid UTF-8 in string");
 	expect_err("\"\xfe\"", 1, 2, "invalid UTF-8 in string");
 	expect_err("\"\xff\"", 1, 2, "invalid UTF-8 in string");
-	expect_err("\"x\xc3\"", 1, 3, "invalid UTF-8 in string");	 /* cut by the quote */
-	expect_err("\"\xe2\x82\"", 1, 2, "invalid UTF-8 in string");	 /* cut by the quote */
-	expect_err("\"\xc3\x41\"", 1, 2, "invalid UTF-8 in string");	 /* ASCII continuation */
+	expect_err("\"x\xc3\"", 1, 3, "invalid UTF-8 in string");    /* cut by the quote */
+	expect_err("\"\xe2\x82\"", 1, 2, "invalid UTF-8 in string"); /* cut by the quote */
+	expect_err("\"\xc3\x41\"", 1, 2, "invalid UTF-8 in string"); /* ASCII continuation */
 	expect_err("\"\xe2\x82\xac\xe2\"", 1, 5, "invalid UTF-8 in string"); /* after a good one */
 	expect_err("{\"k\xff\":1}", 1, 4, "invalid UTF-8 in string");	     /* in a key */
 	expect_err("\"\xe2\x82", 1, 4, "unexpected end of input");	     /* cut by the end */
@@ -635,8 +646,8 @@ static void test_large_object(void **state)
 
 	len = build_object(n, 0, &s, &off);
 	t = now();
-	expect_err_at(s, len, DEPTH, -EINVAL, 1, (unsigned)off + 1, "duplicate key \"k0\"", __FILE__,
-		      __LINE__);
+	expect_err_at(s, len, DEPTH, -EINVAL, 1, (unsigned)off + 1, "duplicate key \"k0\"",
+		      __FILE__, __LINE__);
 	assert_true(now() - t < 1.0);
 	free(s);
 }
@@ -698,7 +709,8 @@ static void test_depth_exact_n(void **state)
 {
 	const unsigned n = 1000;
 	struct gw_json_doc doc;
-	char *s = malloc(2 * (n + 1));
+	const size_t len = 2 * ((size_t)n + 1);
+	char *s = malloc(len);
 	const cJSON *c;
 	unsigned depth = 0;
 
@@ -707,11 +719,11 @@ static void test_depth_exact_n(void **state)
 	memset(s + n + 1, ']', n + 1);
 
 	/* n + 1 levels with a limit of n: the error is at the last '['. */
-	expect_err_at(s, 2 * (n + 1), n, -EINVAL, 1, n + 1, "nesting deeper than 1000 levels",
-		      __FILE__, __LINE__);
+	expect_err_at(s, len, n, -EINVAL, 1, n + 1, "nesting deeper than 1000 levels", __FILE__,
+		      __LINE__);
 
 	/* Exactly n levels are fine. */
-	parse_ok_at(&doc, s + 1, 2 * n, n, __FILE__, __LINE__);
+	parse_ok_at(&doc, s + 1, len - 2, n, __FILE__, __LINE__);
 	for (c = doc.root; c; c = c->child)
 		depth++;
 	assert_int_equal(depth, n);
@@ -729,8 +741,8 @@ static void test_deep_flood(void **state)
 	assert_non_null(s);
 	memset(s, '[', n);
 	t = now();
-	expect_err_at(s, n, DEPTH, -EINVAL, 1, DEPTH + 1, "nesting deeper than 64 levels",
-		      __FILE__, __LINE__);
+	expect_err_at(s, n, DEPTH, -EINVAL, 1, DEPTH + 1, "nesting deeper than 64 levels", __FILE__,
+		      __LINE__);
 	assert_true(now() - t < 0.1);
 
 	/* The parser keeps open containers on the heap, so even an unlimited
@@ -791,31 +803,31 @@ static void test_api_edges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scalars),
-		cmocka_unit_test(test_numbers),
-		cmocka_unit_test(test_positions_multiline),
-		cmocka_unit_test(test_key_on_other_line),
-		cmocka_unit_test(test_pos_of_foreign_node),
-		cmocka_unit_test(test_keys_in_source_order),
-		cmocka_unit_test(test_escapes),
-		cmocka_unit_test(test_surrogates),
-		cmocka_unit_test(test_utf8_valid),
-		cmocka_unit_test(test_utf8_invalid),
-		cmocka_unit_test(test_u0000),
-		cmocka_unit_test(test_control_characters),
-		cmocka_unit_test(test_nul_outside_strings),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_number_errors),
-		cmocka_unit_test(test_duplicate_keys),
-		cmocka_unit_test(test_duplicate_key_shown_truncated),
-		cmocka_unit_test(test_duplicate_keys_around_tree_switch),
-		cmocka_unit_test(test_large_object),
-		cmocka_unit_test(test_large_array),
-		cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_depth_exact_n),
-		cmocka_unit_test(test_deep_flood),
-		cmocka_unit_test(test_not_nul_terminated),
-		cmocka_unit_test(test_api_edges),
+	    cmocka_unit_test(test_scalars),
+	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_positions_multiline),
+	    cmocka_unit_test(test_key_on_other_line),
+	    cmocka_unit_test(test_pos_of_foreign_node),
+	    cmocka_unit_test(test_keys_in_source_order),
+	    cmocka_unit_test(test_escapes),
+	    cmocka_unit_test(test_surrogates),
+	    cmocka_unit_test(test_utf8_valid),
+	    cmocka_unit_test(test_utf8_invalid),
+	    cmocka_unit_test(test_u0000),
+	    cmocka_unit_test(test_control_characters),
+	    cmocka_unit_test(test_nul_outside_strings),
+	    cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_number_errors),
+	    cmocka_unit_test(test_duplicate_keys),
+	    cmocka_unit_test(test_duplicate_key_shown_truncated),
+	    cmocka_unit_test(test_duplicate_keys_around_tree_switch),
+	    cmocka_unit_test(test_large_object),
+	    cmocka_unit_test(test_large_array),
+	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_depth_exact_n),
+	    cmocka_unit_test(test_deep_flood),
+	    cmocka_unit_test(test_not_nul_terminated),
+	    cmocka_unit_test(test_api_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

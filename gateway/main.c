@@ -1,0 +1,629 @@
+/* toolcell: commands and wiring. The only place that prints for the user and
+ * decides exit codes: 0 ok, 1 runtime failure, 2 usage or invalid manifest. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "gateway/call.h"
+#include "gateway/json.h"
+#include "gateway/log.h"
+#include "gateway/manifest.h"
+#include "gateway/mcp.h"
+#include "gateway/schema.h"
+#include "gateway/stdio.h"
+#include "sandbox/features.h"
+#include "sandbox/landlock.h"
+#include "sandbox/policy.h"
+#include "sandbox/seccomp.h"
+
+#ifndef TOOLCELL_MANIFEST_DIR
+#define TOOLCELL_MANIFEST_DIR "manifests"
+#endif
+
+static const char usage[] =
+	"usage:\n"
+	"  toolcell serve   [--manifests DIR] [--workspace DIR]\n"
+	"                   serve the tools over MCP on stdin/stdout\n"
+	"  toolcell check   [--workspace DIR] [FILE|DIR ...]\n"
+	"                   validate manifests; errors as FILE:LINE:COL: message\n"
+	"  toolcell explain TOOL [--args JSON] [--manifests DIR] [--workspace DIR]\n"
+	"                   print the exact sandbox a call would get (nothing runs)\n"
+	"  toolcell run     TOOL [--args JSON] [--manifests DIR] [--workspace DIR]\n"
+	"                   run one call in its sandbox, stream stdout, exit with its status\n"
+	"  toolcell probe   what this kernel supports and what toolcell enforces here\n"
+	"  toolcell --version | --help\n"
+	"\n"
+	"--manifests defaults to the bundled manifests (" TOOLCELL_MANIFEST_DIR "),\n"
+	"--workspace to the current directory. Logs go to stderr (TOOLCELL_LOG=debug for more).\n"
+	"Not in this version: --http, --token-file, --no-auth, --audit, --ceiling.\n"
+	"Exit status: 0 ok, 1 runtime failure, 2 usage or invalid manifest\n"
+	"(run: the tool's own exit status, or 128+signal).\n";
+
+struct app {
+	uv_loop_t loop;
+	struct sbx_features features;
+	struct sbx_filter filter;
+	char workspace[PATH_MAX];
+	int workspace_fd;
+	struct gw_call_env env;
+	struct gw_toolset *tools;
+	const char *manifests;
+	const char *args_json;
+};
+
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "toolcell: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(toolcell --help shows the usage)\n");
+	return 2;
+}
+
+/* Parses the options shared by the commands; positional arguments are left
+ * in pos[]. */
+static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, char **pos,
+		      int *npos)
+{
+	static const struct option opts[] = {
+		{"manifests", required_argument, NULL, 'm'},
+		{"workspace", required_argument, NULL, 'w'},
+		{"args", required_argument, NULL, 'a'},
+		{"http", required_argument, NULL, 'H'},
+		{"token-file", required_argument, NULL, 'T'},
+		{"no-auth", no_argument, NULL, 'N'},
+		{"audit", required_argument, NULL, 'A'},
+		{"ceiling", required_argument, NULL, 'C'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *workspace = ".";
+	int c;
+
+	*npos = 0;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			a->manifests = optarg;
+			break;
+		case 'w':
+			workspace = optarg;
+			break;
+		case 'a':
+			if (strcmp(cmd, "run") != 0 && strcmp(cmd, "explain") != 0)
+				return usage_error("--args is for run and explain");
+			a->args_json = optarg;
+			break;
+		case 'H':
+		case 'T':
+		case 'N':
+		case 'A':
+		case 'C':
+			return usage_error("%s is not available in this version of toolcell",
+					   argv[optind - 1]);
+		default:
+			return usage_error("unknown or incomplete option %s", argv[optind - 1]);
+		}
+		if (optind < argc && argv[optind][0] != '-') {
+			/* getopt stops at the first non-option with "+"; collect it. */
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		pos[(*npos)++] = argv[i];
+	if (!realpath(workspace, a->workspace)) {
+		fprintf(stderr, "toolcell: workspace %s: %s\n", workspace, strerror(errno));
+		return 2;
+	}
+	return 0;
+}
+
+/* Options may come before or after positional arguments: move the options
+ * first, keeping order, so getopt with "+" sees them all. */
+static void options_first(int argc, char **argv)
+{
+	char **tmp = calloc((size_t)argc, sizeof(char *));
+	int n = 1;
+
+	if (!tmp)
+		return;
+	tmp[0] = argv[0];
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1]) {
+			tmp[n++] = argv[i];
+			bool takes = strcmp(argv[i], "--manifests") == 0 ||
+				     strcmp(argv[i], "--workspace") == 0 ||
+				     strcmp(argv[i], "--args") == 0 || strcmp(argv[i], "--http") == 0 ||
+				     strcmp(argv[i], "--token-file") == 0 ||
+				     strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0;
+			if (takes && i + 1 < argc)
+				tmp[n++] = argv[++i];
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1]) {
+			bool takes = strchr(argv[i], '=') == NULL &&
+				     (strcmp(argv[i], "--manifests") == 0 ||
+				      strcmp(argv[i], "--workspace") == 0 ||
+				      strcmp(argv[i], "--args") == 0 || strcmp(argv[i], "--http") == 0 ||
+				      strcmp(argv[i], "--token-file") == 0 ||
+				      strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0);
+			if (takes)
+				i++;
+			continue;
+		}
+		tmp[n++] = argv[i];
+	}
+	memcpy(argv, tmp, (size_t)argc * sizeof(char *));
+	free(tmp);
+}
+
+static void print_diag(const struct gw_diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "%s\n", d->msgs[i]);
+}
+
+/* Probes the kernel, compiles the shared filter and loads the manifests. */
+static int app_load(struct app *a, char *const *paths, size_t npaths, bool compile)
+{
+	struct gw_diag diag = {0};
+	char *def = (char *)(a->manifests ? a->manifests : TOOLCELL_MANIFEST_DIR);
+	struct gw_load_opts lo = {.workspace = a->workspace,
+				  .features = &a->features,
+				  .filter = &a->filter,
+				  .compile = compile};
+	int r;
+
+	sbx_features_probe(&a->features);
+	if (compile) {
+		r = sbx_filter_compile(&a->filter);
+		if (r < 0) {
+			fprintf(stderr, "toolcell: cannot compile the seccomp filter: %s\n",
+				strerror(-r));
+			return 1;
+		}
+	}
+	if (npaths == 0) {
+		paths = &def;
+		npaths = 1;
+	}
+	r = gw_toolset_load(paths, npaths, &lo, &a->tools, &diag);
+	print_diag(&diag);
+	gw_diag_free(&diag);
+	if (r < 0)
+		return 2;
+	a->workspace_fd = open(a->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (a->workspace_fd < 0) {
+		fprintf(stderr, "toolcell: workspace %s: %s\n", a->workspace, strerror(errno));
+		return 1;
+	}
+	uv_loop_init(&a->loop);
+	a->env = (struct gw_call_env){.loop = &a->loop,
+				      .workspace = a->workspace,
+				      .workspace_fd = a->workspace_fd,
+				      .features = &a->features};
+	return 0;
+}
+
+static void app_free(struct app *a)
+{
+	gw_toolset_free(a->tools);
+	a->tools = NULL;
+	sbx_filter_free(&a->filter);
+	if (a->workspace_fd > 0)
+		close(a->workspace_fd);
+	uv_loop_close(&a->loop);
+}
+
+static int cmd_serve(struct app *a, int npos)
+{
+	struct gw_mcp *m;
+	char err[512];
+	int r;
+
+	if (npos > 0)
+		return usage_error("serve takes no positional arguments");
+	r = app_load(a, NULL, 0, true);
+	if (r != 0)
+		return r;
+	if (sbx_policy_supported(&a->features, err, sizeof(err)) < 0) {
+		fprintf(stderr, "toolcell: %s\n", err);
+		return 1;
+	}
+	gw_log(GW_LOG_INFO, "serving %zu tools over stdio; workspace %s", a->tools->n,
+	       a->workspace);
+	m = gw_mcp_new(a->tools, &a->env);
+	if (!m)
+		return 1;
+	a->tools = NULL; /* the server owns them now */
+	r = gw_stdio_serve(&a->loop, m, STDIN_FILENO, STDOUT_FILENO);
+	gw_mcp_free(m);
+	return r;
+}
+
+static int cmd_check(struct app *a, char **pos, int npos)
+{
+	int r = app_load(a, pos, (size_t)npos, true);
+
+	if (r == 0)
+		printf("%zu tool%s OK\n", a->tools->n, a->tools->n == 1 ? "" : "s");
+	return r;
+}
+
+/* Parses --args into an object; prints the problem and returns NULL if bad. */
+static cJSON *parse_args(const struct app *a, int *rc)
+{
+	struct gw_json_doc doc = {0};
+	struct gw_json_error err;
+	cJSON *args;
+
+	*rc = 0;
+	if (!a->args_json)
+		return cJSON_CreateObject();
+	if (gw_json_parse(a->args_json, strlen(a->args_json), 64, &doc, &err) < 0) {
+		fprintf(stderr, "toolcell: --args:%u:%u: %s\n", err.line, err.col, err.msg);
+		*rc = 2;
+		return NULL;
+	}
+	args = doc.root;
+	doc.root = NULL;
+	gw_json_doc_free(&doc);
+	return args;
+}
+
+static struct gw_tool *find_tool(const struct app *a, const char *name)
+{
+	struct gw_tool *t = gw_toolset_find(a->tools, name);
+
+	if (!t) {
+		fprintf(stderr, "toolcell: no tool named \"%s\"; the tools are:", name);
+		for (size_t i = 0; i < a->tools->n; i++)
+			fprintf(stderr, " %s", a->tools->tools[i]->name);
+		fprintf(stderr, "\n");
+	}
+	return t;
+}
+
+static void print_quoted(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\x%02x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static int cmd_explain(struct app *a, char **pos, int npos)
+{
+	struct gw_tool *t;
+	cJSON *args;
+	char msg[1024], rights[256];
+	struct gw_strv argv = {0};
+	int r;
+
+	if (npos != 1)
+		return usage_error("explain takes exactly one TOOL");
+	r = app_load(a, NULL, 0, true);
+	if (r != 0)
+		return r;
+	t = find_tool(a, pos[0]);
+	if (!t)
+		return 2;
+	args = parse_args(a, &r);
+	if (!args)
+		return r;
+	if (gw_schema_validate(t->input_schema, args, "arguments", msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "toolcell: %s: %s\n", t->name, msg);
+		cJSON_Delete(args);
+		return 2;
+	}
+	const char *tmp = t->uses_tmp ? "<a new private directory, e.g. /tmp/toolcell.XXXXXX>" : NULL;
+	struct gw_tpl_ctx tc = {.args = args, .workspace = a->workspace, .tmp = tmp};
+	printf("tool      %s (%s)\n", t->name, t->file);
+	printf("argv      ");
+	for (size_t i = 0; i < t->argc; i++) {
+		if (gw_tpl_expand(&t->argv[i], &tc, &argv, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "toolcell: %s: %s\n", t->name, msg);
+			cJSON_Delete(args);
+			gw_strv_free(&argv);
+			return 2;
+		}
+	}
+	for (size_t i = 0; i < argv.n; i++) {
+		print_quoted(argv.v[i]);
+		putchar(i + 1 < argv.n ? ' ' : '\n');
+	}
+	gw_strv_free(&argv);
+	char *s = NULL;
+	gw_tpl_expand_one(&t->cwd, &tc, &s, msg, sizeof(msg));
+	printf("cwd       %s\n", s ? s : a->workspace);
+	free(s);
+	printf("env       ");
+	if (t->nenv == 0)
+		printf("(empty: nothing is inherited from the gateway)");
+	for (size_t i = 0; i < t->nenv; i++) {
+		s = NULL;
+		gw_tpl_expand_one(&t->env_vals[i], &tc, &s, msg, sizeof(msg));
+		if (s)
+			printf("%s%s=%s", i ? " " : "", t->env_names[i], s);
+		free(s);
+	}
+	printf("\n");
+	s = NULL;
+	if (t->stdin_tpl)
+		gw_tpl_expand_one(t->stdin_tpl, &tc, &s, msg, sizeof(msg));
+	if (s)
+		printf("stdin     %zu bytes from the arguments\n", strlen(s));
+	else
+		printf("stdin     /dev/null\n");
+	free(s);
+	printf("fds       only 0, 1, 2 (everything else is closed before exec)\n");
+	printf("tmp       %s\n", t->uses_tmp ? "a fresh 0700 directory, removed after the call"
+					     : "none (the manifest does not use {tmp})");
+
+	const struct sbx_policy *p = t->policy;
+	sbx_landlock_describe(sbx_landlock_fs_rights(p->abi), rights, sizeof(rights));
+	printf("\nlandlock  ABI %d; every filesystem right this ABI knows is handled:\n          %s\n",
+	       p->abi, rights);
+	printf("          TCP bind and connect: %s\n",
+	       p->abi >= 4 ? "handled, no port allowed" : "not handled by this ABI");
+	printf("          scopes: %s\n", p->abi >= 6 ? "signals and abstract unix sockets confined "
+						       "to the call"
+						     : "none on this ABI");
+	printf("  allowed beneath these paths (everything else is denied):\n");
+	for (size_t i = 0; i < p->nrules; i++) {
+		sbx_landlock_describe(p->rules[i].access & sbx_landlock_fs_rights(p->abi), rights,
+				      sizeof(rights));
+		printf("    %-28s %s\n", p->rule_paths[i], rights);
+	}
+	for (size_t i = 0; i < t->ndyn; i++) {
+		s = NULL;
+		gw_tpl_expand_one(&t->dyn[i].path, &tc, &s, msg, sizeof(msg));
+		sbx_landlock_describe(sbx_access_rights(t->dyn[i].access, true), rights,
+				      sizeof(rights));
+		printf("    %-28s %s (%s, resolved per call beneath %s; no symlink escape)\n",
+		       s ? s : "(argument not given: no rule)", rights, t->dyn[i].origin,
+		       t->dyn[i].in_tmp ? "{tmp}" : "the workspace");
+		free(s);
+	}
+	printf("\nnetwork   none: seccomp refuses every socket family but AF_UNIX%s\n",
+	       p->abi >= 4 ? "; Landlock denies TCP" : "");
+	printf("\nseccomp   native architecture only; default allow, then:\n");
+	for (const char *const *d = sbx_filter_describe(); *d; d++)
+		printf("  - %s\n", *d);
+	const struct sbx_limits *l = &t->limits;
+	printf("\nlimits    wall %u s (then the whole process group is SIGKILLed), cpu %u s,\n"
+	       "          address space %u MiB, processes %u (RLIMIT_NPROC, per uid%s),\n"
+	       "          open files %u, file size %u MiB, stdout %u KiB (then killed), stderr "
+	       "kept up to %u KiB,\n          core dumps 0, locked memory 0\n",
+	       l->timeout_s, l->cpu_s, l->memory_mb, l->processes,
+	       getuid() == 0 ? "; not enforced by the kernel for root" : "", l->open_files,
+	       l->file_size_mb, l->output_kb, GW_STDERR_MAX / 1024);
+	printf("\nprivilege no_new_privs; %s\n",
+	       getuid() == 0 || geteuid() == 0
+		       ? "running as root: every capability set and the bounding set are emptied, "
+			 "SECBIT_NOROOT locked"
+		       : "not root: no capabilities to drop");
+	printf("process   new session and process group (setsid/setpgid then denied), "
+	       "parent-death SIGKILL;\n          at the end of the call the whole group is "
+	       "killed%s\n",
+	       a->features.pidfd_group_signal ? " (through the pidfd)" : "");
+	cJSON_Delete(args);
+	return 0;
+}
+
+/* ---- run ---- */
+
+struct run_state {
+	int status;
+	bool done;
+};
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+static void run_stdout(void *ud, const char *chunk, size_t len, size_t total)
+{
+	(void)ud;
+	(void)total;
+	write_all(STDOUT_FILENO, chunk, len);
+}
+
+static void run_stderr(void *ud, const char *line, size_t len)
+{
+	(void)ud;
+	write_all(STDERR_FILENO, line, len);
+	write_all(STDERR_FILENO, "\n", 1);
+}
+
+static void run_done(void *ud, const struct gw_call_result *res)
+{
+	struct run_state *st = ud;
+
+	st->done = true;
+	if (res->timed_out)
+		fprintf(stderr, "toolcell: killed: timeout after %u s (timeout_s)\n", res->timeout_s);
+	else if (res->truncated)
+		fprintf(stderr, "toolcell: killed: output exceeded %u KiB (output_kb)\n",
+			res->output_kb);
+	else if (res->signal)
+		fprintf(stderr, "toolcell: killed by signal %d (SIG%s)\n", res->signal,
+			sigabbrev_np(res->signal) ? sigabbrev_np(res->signal) : "?");
+	st->status = res->signal ? 128 + res->signal : res->exit_code;
+}
+
+static int cmd_run(struct app *a, char **pos, int npos)
+{
+	static const struct gw_call_events ev = {
+		.on_stdout = run_stdout, .on_stderr_line = run_stderr, .on_done = run_done};
+	struct run_state st = {0};
+	struct gw_call *call;
+	struct gw_tool *t;
+	cJSON *args;
+	char msg[1024];
+	int r;
+
+	if (npos != 1)
+		return usage_error("run takes exactly one TOOL");
+	r = app_load(a, NULL, 0, true);
+	if (r != 0)
+		return r;
+	t = find_tool(a, pos[0]);
+	if (!t)
+		return 2;
+	args = parse_args(a, &r);
+	if (!args)
+		return r;
+	r = gw_call_start(&a->env, t, args, &ev, &st, &call, msg, sizeof(msg));
+	cJSON_Delete(args);
+	if (r < 0) {
+		fprintf(stderr, "toolcell: %s: %s\n", t->name, msg);
+		return r == -EINVAL ? 2 : 1;
+	}
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	return st.done ? st.status : 1;
+}
+
+/* ---- probe ---- */
+
+static int cmd_probe(void)
+{
+	struct sbx_features f;
+	char err[512];
+	int ok;
+
+	sbx_features_probe(&f);
+	sbx_features_probe_userns(&f);
+	ok = sbx_policy_supported(&f, err, sizeof(err)) == 0;
+	printf("kernel             ");
+	fflush(stdout);
+	{
+		char rel[128] = "?";
+		FILE *fp = fopen("/proc/sys/kernel/osrelease", "re");
+		if (fp) {
+			if (fgets(rel, sizeof(rel), fp))
+				rel[strcspn(rel, "\n")] = '\0';
+			fclose(fp);
+		}
+		printf("Linux %s\n", rel);
+	}
+	if (f.landlock_abi > 0)
+		printf("landlock           ABI %d%s\n", f.landlock_abi,
+		       f.landlock_abi != f.landlock_abi_real ? " (pretended by "
+							       "TOOLCELL_PRETEND_LANDLOCK_ABI)"
+							     : "");
+	else
+		printf("landlock           unavailable (%s)\n", strerror(f.landlock_errno));
+	printf("  files            %s\n", f.landlock_abi >= 3 ? "read, write, execute, truncate, "
+							    "rename/link (refer) confined"
+							  : f.landlock_abi >= 1 ? "partly (no truncate control)"
+									       : "NOT enforced");
+	printf("  device ioctls    %s\n", f.landlock_abi >= 5 ? "confined" : "NOT enforced");
+	printf("  TCP              %s\n", f.landlock_abi >= 4 ? "denied unless granted"
+							  : "not covered by Landlock");
+	printf("  signals, abstract unix sockets  %s\n",
+	       f.landlock_abi >= 6 ? "confined to the call" : "NOT confined");
+	printf("seccomp filters    %s\n", f.seccomp_filter ? "yes: namespaces, mount, ptrace, bpf, "
+							  "io_uring, ... denied; non-unix sockets "
+							  "refused; 32-bit/x32 ABIs kill"
+							: "NOT available");
+	printf("user namespaces    %s\n",
+	       f.user_namespaces > 0 ? "available (not needed by this version)"
+				     : "unavailable (not needed by this version)");
+	printf("pidfd group kill   %s\n", f.pidfd_group_signal ? "yes" : "no (kill(-pgid) is used)");
+	printf("running as         uid %d%s\n", (int)getuid(),
+	       getuid() == 0 ? ": tools get no capabilities (all sets and the bounding set "
+			       "emptied)"
+			     : "");
+	printf("network grants     not supported by this version: manifests with net/listen "
+	       "entries are refused\n");
+	if (ok)
+		printf("\nverdict            toolcell can run tools here with every guarantee it "
+		       "documents\n");
+	else
+		printf("\nverdict            toolcell refuses to run tools here: %s\n", err);
+	return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a = {.workspace_fd = -1};
+	char **pos;
+	int npos = 0, r;
+	const char *cmd;
+
+	/* fds 0-2 must exist: otherwise the first pipe or file we open would
+	 * become "stdout" and receive MCP messages or a tool's stdin. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			return 1;
+	/* A client that goes away must show up as EPIPE, not kill the gateway. */
+	signal(SIGPIPE, SIG_IGN);
+	gw_log_init();
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("toolcell %s\n", TOOLCELL_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "probe") == 0)
+		return argc == 2 ? cmd_probe() : usage_error("probe takes no arguments");
+	pos = calloc((size_t)argc, sizeof(char *));
+	if (!pos)
+		return 1;
+	options_first(argc - 1, argv + 1);
+	r = parse_opts(argc - 1, argv + 1, &a, cmd, pos, &npos);
+	if (r == 0) {
+		if (strcmp(cmd, "serve") == 0)
+			r = cmd_serve(&a, npos);
+		else if (strcmp(cmd, "check") == 0)
+			r = cmd_check(&a, pos, npos);
+		else if (strcmp(cmd, "explain") == 0)
+			r = cmd_explain(&a, pos, npos);
+		else if (strcmp(cmd, "run") == 0)
+			r = cmd_run(&a, pos, npos);
+		else
+			r = usage_error("unknown command \"%s\"", cmd);
+	}
+	free(pos);
+	if (a.tools || a.workspace_fd >= 0)
+		app_free(&a);
+	return r;
+}

@@ -1,0 +1,204 @@
+/* probe: tries exactly one thing and prints the outcome on stdout: "ok" (plus
+ * any value it read) or the errno name, e.g. "EACCES". The confinement tests
+ * run it under real policies, like bubblewrap's tests/try-syscall.c.
+ * Exit status: 0 when the attempt succeeded, 1 when it failed, 2 on misuse. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <netinet/in.h>
+
+extern char **environ;
+
+static int report(long r)
+{
+	if (r < 0) {
+		printf("%s\n", strerrorname_np(errno) ? strerrorname_np(errno) : "E?");
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
+static int family(const char *s)
+{
+	if (strcmp(s, "unix") == 0)
+		return AF_UNIX;
+	if (strcmp(s, "inet") == 0)
+		return AF_INET;
+	if (strcmp(s, "inet6") == 0)
+		return AF_INET6;
+	if (strcmp(s, "netlink") == 0)
+		return AF_NETLINK;
+	if (strcmp(s, "packet") == 0)
+		return AF_PACKET;
+	if (strcmp(s, "vsock") == 0)
+		return AF_VSOCK;
+	if (strcmp(s, "alg") == 0)
+		return AF_ALG;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+	const char *a = argc > 2 ? argv[2] : "";
+	const char *b = argc > 3 ? argv[3] : "";
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (strcmp(what, "read") == 0)
+		return report(open(a, O_RDONLY));
+	if (strcmp(what, "write") == 0)
+		return report(open(a, O_WRONLY | O_CREAT, 0644));
+	if (strcmp(what, "truncate") == 0)
+		return report(truncate(a, 0));
+	if (strcmp(what, "unlink") == 0)
+		return report(unlink(a));
+	if (strcmp(what, "rename") == 0)
+		return report(rename(a, b));
+	if (strcmp(what, "link") == 0)
+		return report(link(a, b));
+	if (strcmp(what, "mkdir") == 0)
+		return report(mkdir(a, 0755));
+	if (strcmp(what, "exec") == 0)
+		return report(execl(a, a, (char *)NULL));
+	if (strcmp(what, "socket") == 0)
+		return report(socket(family(a), strcmp(b, "dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM, 0));
+	if (strcmp(what, "socketpair") == 0) {
+		int sv[2];
+		return report(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	}
+	if (strcmp(what, "unshare") == 0)
+		return report(unshare(CLONE_NEWUSER));
+	if (strcmp(what, "mount") == 0)
+		return report(mount("none", "/tmp", "tmpfs", 0, NULL));
+	if (strcmp(what, "ptrace") == 0)
+		return report(ptrace(PTRACE_ATTACH, (pid_t)atoi(a), NULL, NULL));
+	if (strcmp(what, "bpf") == 0)
+		return report(syscall(__NR_bpf, 0, NULL, 0));
+	if (strcmp(what, "io_uring") == 0)
+		return report(syscall(__NR_io_uring_setup, 1, NULL));
+	if (strcmp(what, "userfaultfd") == 0)
+		return report(syscall(__NR_userfaultfd, 0));
+	if (strcmp(what, "keyctl") == 0)
+		return report(syscall(__NR_keyctl, 0, 0, 0, 0, 0));
+	if (strcmp(what, "setsid") == 0)
+		return report(setsid());
+	if (strcmp(what, "clone3") == 0)
+		return report(syscall(__NR_clone3, NULL, 0));
+	if (strcmp(what, "clone-newns") == 0) {
+		/* A raw clone with a namespace flag; the child exits at once. */
+		long r = syscall(__NR_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
+		if (r == 0)
+			_exit(0);
+		if (r > 0)
+			waitpid((pid_t)r, NULL, 0);
+		return report(r);
+	}
+	if (strcmp(what, "personality") == 0)
+		return report(syscall(__NR_personality, 0x0040000 /* ADDR_NO_RANDOMIZE */));
+	if (strcmp(what, "x32") == 0)
+		return report(syscall(0x40000000 | __NR_getpid)); /* killed by SIGSYS */
+	if (strcmp(what, "i386") == 0) {
+		long r;
+		/* getpid through the 32-bit entry point: eax = 20. */
+		__asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
+		return report(r);
+	}
+	if (strcmp(what, "kill") == 0)
+		return report(kill((pid_t)atoi(a), 0));
+	if (strcmp(what, "caps") == 0) {
+		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct d[2];
+		if (syscall(__NR_capget, &h, d) < 0)
+			return report(-1);
+		printf("ok eff=%x%08x prm=%x%08x inh=%x%08x bnd0=%d\n", d[1].effective,
+		       d[0].effective, d[1].permitted, d[0].permitted, d[1].inheritable,
+		       d[0].inheritable, prctl(PR_CAPBSET_READ, 0, 0, 0, 0));
+		return 0;
+	}
+	if (strcmp(what, "nnp") == 0) {
+		printf("ok %d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+		return 0;
+	}
+	if (strcmp(what, "fds") == 0) {
+		printf("ok");
+		for (int fd = 0; fd < 4096; fd++)
+			if (fcntl(fd, F_GETFD) >= 0)
+				printf(" %d", fd);
+		printf("\n");
+		return 0;
+	}
+	if (strcmp(what, "env") == 0) {
+		printf("ok");
+		for (char **e = environ; *e; e++)
+			printf(" %s", *e);
+		printf("\n");
+		return 0;
+	}
+	if (strcmp(what, "rlimit") == 0) {
+		struct rlimit rl;
+		int res = strcmp(a, "nofile") == 0 ? RLIMIT_NOFILE
+			  : strcmp(a, "as") == 0   ? RLIMIT_AS
+			  : strcmp(a, "core") == 0 ? RLIMIT_CORE
+			  : strcmp(a, "fsize") == 0 ? RLIMIT_FSIZE
+						   : RLIMIT_CPU;
+		getrlimit(res, &rl);
+		printf("ok %llu\n", (unsigned long long)rl.rlim_max);
+		return 0;
+	}
+	if (strcmp(what, "daemon") == 0) {
+		/* Double fork, then the grandchild lives on; prints its pid. */
+		pid_t p = fork();
+		if (p == 0) {
+			if (fork() == 0) {
+				printf("ok %d\n", (int)getpid());
+				for (;;)
+					pause();
+			}
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		usleep(100 * 1000);
+		return 0;
+	}
+	if (strcmp(what, "sleep") == 0) {
+		printf("ok %d\n", (int)getpid());
+		sleep((unsigned)atoi(a));
+		return 0;
+	}
+	if (strcmp(what, "spin") == 0)
+		for (;;)
+			;
+	if (strcmp(what, "output") == 0) {
+		static char buf[65536];
+		long n = atol(a);
+		memset(buf, 'x', sizeof(buf));
+		while (n > 0) {
+			long k = n < (long)sizeof(buf) ? n : (long)sizeof(buf);
+			if (write(1, buf, (size_t)k) < 0)
+				return 1;
+			n -= k;
+		}
+		return 0;
+	}
+	fprintf(stderr, "probe: unknown action \"%s\"\n", what);
+	return 2;
+}
