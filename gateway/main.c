@@ -229,9 +229,54 @@ static void app_free(struct app *a)
 	uv_loop_close(&a->loop);
 }
 
+/* ---- serve ---- */
+
+struct watch {
+	struct app *a;
+	struct gw_mcp *m;
+	uv_fs_event_t ev;
+	uv_timer_t debounce;
+};
+
+static void reload(uv_timer_t *t)
+{
+	struct watch *w = t->data;
+	struct gw_diag diag = {0};
+	struct gw_toolset *ts;
+	char *dir = (char *)(w->a->manifests ? w->a->manifests : TOOLCELL_MANIFEST_DIR);
+	struct gw_load_opts lo = {.workspace = w->a->workspace,
+				  .features = &w->a->features,
+				  .filter = &w->a->filter,
+				  .compile = true};
+
+	if (gw_toolset_load(&dir, 1, &lo, &ts, &diag) < 0) {
+		gw_log(GW_LOG_ERROR, "manifests changed but do not load; keeping the previous tools:");
+		for (size_t i = 0; i < diag.n; i++)
+			gw_log(GW_LOG_ERROR, "%s", diag.msgs[i]);
+	} else {
+		gw_log(GW_LOG_INFO, "manifests changed: %zu tools loaded", ts->n);
+		gw_mcp_set_tools(w->m, ts);
+	}
+	gw_diag_free(&diag);
+}
+
+static void on_manifest_change(uv_fs_event_t *ev, const char *file, int events, int status)
+{
+	struct watch *w = ev->data;
+
+	(void)file;
+	(void)events;
+	(void)status;
+	/* Editors write in several steps: reload once things are quiet. */
+	uv_timer_start(&w->debounce, reload, 200, 0);
+}
+
 static int cmd_serve(struct app *a, int npos)
 {
 	struct gw_mcp *m;
+	struct watch w = {.a = a};
+	const char *dir = a->manifests ? a->manifests : TOOLCELL_MANIFEST_DIR;
+	struct stat st;
 	char err[512];
 	int r;
 
@@ -250,6 +295,16 @@ static int cmd_serve(struct app *a, int npos)
 	if (!m)
 		return 1;
 	a->tools = NULL; /* the server owns them now */
+	w.m = m;
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		uv_timer_init(&a->loop, &w.debounce);
+		w.debounce.data = &w;
+		uv_fs_event_init(&a->loop, &w.ev);
+		w.ev.data = &w;
+		r = uv_fs_event_start(&w.ev, on_manifest_change, dir, 0);
+		if (r < 0)
+			gw_log(GW_LOG_WARN, "not watching %s for changes: %s", dir, uv_strerror(r));
+	}
 	r = gw_stdio_serve(&a->loop, m, STDIN_FILENO, STDOUT_FILENO);
 	gw_mcp_free(m);
 	return r;

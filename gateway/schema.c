@@ -574,6 +574,12 @@ static int cset_add_class(struct cset *s, char cls)
  * keep one check in the milliseconds; lengths belong in maxLength. */
 #define RE_MAX_COST 20000
 #define RE_MAX_REPEAT 1000
+
+/* Matching costs about a nanosecond per byte of string per byte of expanded
+ * ERE (measured with glibc 2.36), so a string is matched only if its length
+ * times the expanded size stays under this: about a quarter second at worst.
+ * A small pattern still takes strings of megabytes. */
+#define RE_MAX_WORK ((size_t)1 << 27)
 #define RE_MAX_GROUPS 32
 
 struct re_tr {
@@ -1146,9 +1152,10 @@ static int re_group_close(struct re_tr *t)
 	return 0;
 }
 
-/* Translates an ECMA-262 pattern into an ERE. Returns 0 and a malloc'd
- * *ere (the caller frees it), or -EINVAL/-ENOMEM with a message in err. */
-static int re_translate(const char *pattern, char **ere, struct sbuf *err)
+/* Translates an ECMA-262 pattern into an ERE. Returns 0, a malloc'd *ere
+ * (the caller frees it) and its expanded size in *cost, or -EINVAL/-ENOMEM
+ * with a message in err. */
+static int re_translate(const char *pattern, char **ere, size_t *cost, struct sbuf *err)
 {
 	struct re_tr t = {0};
 	struct cset set;
@@ -1268,6 +1275,7 @@ static int re_translate(const char *pattern, char **ere, struct sbuf *err)
 		goto out;
 	}
 	*ere = t.out;
+	*cost = t.total > 0 ? t.total : 1;
 	t.out = NULL;
 out:
 	free(t.out);
@@ -1278,18 +1286,25 @@ out:
  * for a match anywhere in subject (ECMA's RegExp.prototype.test). Both run in
  * the C locale whatever the process locale is: the translation emits UTF-8
  * bytes, which a multi-byte locale would read differently. Returns 0 and sets
- * *matched, or -EINVAL/-ENOMEM with a message in err. */
-static int pattern_test(const char *pattern, const char *subject, bool *matched,
+ * *matched; -E2BIG with the longest subject (in bytes) this pattern may be
+ * matched against in *limit; or -EINVAL/-ENOMEM with a message in err. */
+static int pattern_test(const char *pattern, const char *subject, bool *matched, size_t *limit,
 			struct sbuf *err)
 {
 	char *ere = NULL;
 	locale_t c_locale, old;
 	regex_t re;
+	size_t cost;
 	int rc, r;
 
-	rc = re_translate(pattern, &ere, err);
+	rc = re_translate(pattern, &ere, &cost, err);
 	if (rc < 0)
 		return rc;
+	if (subject && strlen(subject) > RE_MAX_WORK / cost) {
+		free(ere);
+		*limit = RE_MAX_WORK / cost;
+		return -E2BIG;
+	}
 	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	if (c_locale == (locale_t)0) {
 		free(ere);
@@ -1451,6 +1466,7 @@ static int check_keyword(const cJSON *kw, enum kw_kind kind, unsigned depth, str
 	const cJSON *e, *f;
 	struct sbuf err;
 	bool matched;
+	size_t limit;
 	int rc;
 
 	switch (kind) {
@@ -1524,7 +1540,7 @@ static int check_keyword(const cJSON *kw, enum kw_kind kind, unsigned depth, str
 		/* Compiling proves the pattern works; the result is thrown away
 		 * because nothing here may outlive the call. */
 		sb_init(&err, c->msg, c->msglen);
-		rc = pattern_test(kw->valuestring, NULL, &matched, &err);
+		rc = pattern_test(kw->valuestring, NULL, &matched, &limit, &err);
 		if (rc < 0) {
 			sb_finish(&err);
 			*c->bad = kw;
@@ -1790,6 +1806,7 @@ static int validate_string(struct validate *v, const cJSON *s, const cJSON *x)
 	struct sbuf err;
 	char why[128];
 	bool matched = false;
+	size_t limit = 0;
 	int rc;
 
 	if ((k = keyword(s, "minLength")) && (double)len < k->valuedouble)
@@ -1800,7 +1817,10 @@ static int validate_string(struct validate *v, const cJSON *s, const cJSON *x)
 				  "maxLength");
 	if ((k = keyword(s, "pattern")) && cJSON_IsString(k)) {
 		sb_init(&err, why, sizeof(why));
-		rc = pattern_test(k->valuestring, x->valuestring, &matched, &err);
+		rc = pattern_test(k->valuestring, x->valuestring, &matched, &limit, &err);
+		if (rc == -E2BIG)
+			return fail(v, true, "is too long to check against pattern %s (%zu bytes; at most %zu)",
+				    k->valuestring, strlen(x->valuestring), limit);
 		if (rc < 0) {
 			/* Only memory can run out here: the pattern passed the check. */
 			(void)fail(v, true, "cannot be checked: %s", why);

@@ -206,18 +206,22 @@ static void on_fs_read(uv_fs_t *req)
 	uv_fs_read(srv->loop, &srv->fs_req, srv->in_fd, &b, 1, -1, on_fs_read);
 }
 
+static void close_one(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* The session is over: close every handle on the loop (ours, and the
+ * gateway's others such as the manifest watcher) so uv_run returns. No call
+ * is left at this point. */
 static void close_all(struct stdio_srv *srv)
 {
 	if (srv->closing)
 		return;
 	srv->closing = true;
-	uv_close((uv_handle_t *)&srv->poll_timer, NULL);
-	uv_close((uv_handle_t *)&srv->sigint, NULL);
-	uv_close((uv_handle_t *)&srv->sigterm, NULL);
-	if (srv->in_is_stream && !uv_is_closing((uv_handle_t *)&srv->in))
-		uv_close((uv_handle_t *)&srv->in, NULL);
-	if (srv->out_is_stream)
-		uv_close((uv_handle_t *)&srv->out, NULL);
+	uv_walk(srv->loop, close_one, NULL);
 }
 
 /* After EOF or a signal: wait for calls (up to the grace), then for their
