@@ -74,7 +74,7 @@ static void sb_putc(struct sbuf *b, char c)
 }
 
 __attribute__((format(printf, 2, 0))) static void sb_vprintf(struct sbuf *b, const char *fmt,
-							    va_list ap)
+							     va_list ap)
 {
 	size_t room = b->cap - b->len;
 	int n = vsnprintf(b->buf + b->len, room, fmt, ap);
@@ -416,10 +416,13 @@ static const struct {
 	const char *name, *phrase;
 	unsigned bit;
 } types[] = {
-	{"object", "an object", T_OBJECT},   {"string", "a string", T_STRING},
-	{"integer", "an integer", T_INTEGER}, {"number", "a number", T_NUMBER},
-	{"boolean", "a boolean", T_BOOLEAN}, {"array", "an array", T_ARRAY},
-	{"null", "null", T_NULL},
+    {"object", "an object", T_OBJECT},
+    {"string", "a string", T_STRING},
+    {"integer", "an integer", T_INTEGER},
+    {"number", "a number", T_NUMBER},
+    {"boolean", "a boolean", T_BOOLEAN},
+    {"array", "an array", T_ARRAY},
+    {"null", "null", T_NULL},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -534,9 +537,9 @@ static int cset_add_class(struct cset *s, char cls)
 	static const uint32_t digit[][2] = {{'0', '9'}};
 	static const uint32_t word[][2] = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
 	static const uint32_t space[][2] = {
-		{0x09, 0x0D},	  {0x20, 0x20},	    {0xA0, 0xA0},     {0x1680, 0x1680},
-		{0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F},
-		{0x3000, 0x3000}, {0xFEFF, 0xFEFF},
+	    {0x09, 0x0D},     {0x20, 0x20},	{0xA0, 0xA0},	  {0x1680, 0x1680},
+	    {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F},
+	    {0x3000, 0x3000}, {0xFEFF, 0xFEFF},
 	};
 	const uint32_t(*r)[2];
 	size_t n;
@@ -587,14 +590,14 @@ struct re_tr {
 	char *out; /* the ERE, malloc'd */
 	size_t len, cap;
 	struct sbuf *err;
-	unsigned depth;			 /* open groups */
+	unsigned depth;			/* open groups */
 	size_t cost[RE_MAX_GROUPS + 1]; /* expanded size of each open group */
-	size_t total;			 /* expanded size of the whole ERE */
-	size_t atom;			 /* size of the last atom; 0: nothing to repeat */
+	size_t total;			/* expanded size of the whole ERE */
+	size_t atom;			/* size of the last atom; 0: nothing to repeat */
 };
 
 __attribute__((format(printf, 2, 3))) static int re_unsupported(struct re_tr *t, const char *fmt,
-								 ...)
+								...)
 {
 	va_list ap;
 
@@ -849,8 +852,7 @@ static int re_unicode_escape(struct re_tr *t, uint32_t *cp)
 	} else if (re_hex(t, 4, &v) < 0) {
 		return re_invalid(t, "\\u needs four hex digits");
 	}
-	if (v >= 0xD800 && v <= 0xDBFF && t->end - t->p >= 6 && t->p[0] == '\\' &&
-	    t->p[1] == 'u') {
+	if (v >= 0xD800 && v <= 0xDBFF && t->end - t->p >= 6 && t->p[0] == '\\' && t->p[1] == 'u') {
 		const unsigned char *save = t->p;
 
 		t->p += 2;
@@ -882,7 +884,12 @@ static int re_escape(struct re_tr *t, bool in_class, uint32_t *cp, char *cls)
 		return re_invalid(t, "it ends with a lone backslash");
 	c = *t->p++;
 	switch (c) {
-	case 'd': case 'D': case 'w': case 'W': case 's': case 'S':
+	case 'd':
+	case 'D':
+	case 'w':
+	case 'W':
+	case 's':
+	case 'S':
 		*cls = (char)c;
 		return 0;
 	case 't':
@@ -927,7 +934,8 @@ static int re_escape(struct re_tr *t, bool in_class, uint32_t *cp, char *cls)
 		return re_unsupported(t, "a NUL escape \"\\0\"");
 	case 'k':
 		return re_unsupported(t, "a named backreference \"\\k\"");
-	case 'p': case 'P':
+	case 'p':
+	case 'P':
 		return re_unsupported(t, "a Unicode property escape \"\\%c\"", c);
 	default:
 		break;
@@ -1152,18 +1160,94 @@ static int re_group_close(struct re_tr *t)
 	return 0;
 }
 
+/* Reads a braced quantifier at t->p, or a literal '{' when the text is not
+ * one, as ECMA (Annex B) reads it. */
+static int re_brace(struct re_tr *t)
+{
+	unsigned long min, max;
+	size_t start = t->total;
+	char q[48];
+	int rc;
+
+	if (!re_braces(t, &min, &max)) {
+		t->p++;
+		rc = re_emit_literal(t, '{');
+		t->atom = t->total - start;
+		return rc;
+	}
+	if (max != ULONG_MAX && min > max)
+		return re_invalid(t, "numbers out of order in {} quantifier");
+	if (min > RE_MAX_REPEAT || (max != ULONG_MAX && max > RE_MAX_REPEAT)) {
+		sb_printf(t->err,
+			  "pattern repeats up to %lu times; toolcell allows at most %d (use "
+			  "minLength/maxLength for lengths)",
+			  max != ULONG_MAX ? max : min, RE_MAX_REPEAT);
+		return -EINVAL;
+	}
+	if (max == ULONG_MAX)
+		snprintf(q, sizeof(q), "{%lu,}", min);
+	else
+		snprintf(q, sizeof(q), "{%lu,%lu}", min, max);
+	return re_quantifier(t, q, max == ULONG_MAX ? min + 1 : max);
+}
+
+/* Reads one atom that stands for characters: a class, '.', an escape or a
+ * literal. */
+static int re_atom(struct re_tr *t)
+{
+	struct cset set;
+	size_t start = t->total, n;
+	uint32_t cp;
+	char cls;
+	int rc;
+
+	set.n = 0;
+	switch (*t->p) {
+	case '[':
+		t->p++;
+		rc = re_class(t, &set);
+		if (rc == 0)
+			rc = re_emit_set(t, &set);
+		break;
+	case '.':
+		/* ECMA's dot matches anything but a line terminator. */
+		t->p++;
+		(void)cset_add(&set, '\n', '\n');
+		(void)cset_add(&set, '\r', '\r');
+		(void)cset_add(&set, 0x2028, 0x2029);
+		(void)cset_invert(&set);
+		rc = re_emit_set(t, &set);
+		break;
+	case '\\':
+		t->p++;
+		rc = re_escape(t, false, &cp, &cls);
+		if (rc == 0 && cls) {
+			(void)cset_add_class(&set, cls);
+			rc = re_emit_set(t, &set);
+		} else if (rc == 0) {
+			rc = re_emit_literal(t, cp);
+		}
+		break;
+	default:
+		n = utf8_decode(t->p, t->end, &cp);
+		if (n == 0)
+			return re_invalid(t, "it is not valid UTF-8");
+		t->p += n;
+		rc = re_emit_literal(t, cp);
+		break;
+	}
+	t->atom = t->total - start;
+	return rc;
+}
+
 /* Translates an ECMA-262 pattern into an ERE. Returns 0, a malloc'd *ere
  * (the caller frees it) and its expanded size in *cost, or -EINVAL/-ENOMEM
  * with a message in err. */
 static int re_translate(const char *pattern, char **ere, size_t *cost, struct sbuf *err)
 {
 	struct re_tr t = {0};
-	struct cset set;
-	unsigned long min, max;
-	uint32_t cp;
-	char cls, q[48];
-	size_t start;
-	int rc = 0;
+	char q[2] = {0};
+	int rc;
 
 	t.p = (const unsigned char *)pattern;
 	t.end = t.p + strlen(pattern);
@@ -1171,15 +1255,13 @@ static int re_translate(const char *pattern, char **ere, size_t *cost, struct sb
 	if ((rc = re_emit(&t, "")) < 0) /* allocates, so an empty pattern works */
 		goto out;
 	while (t.p < t.end) {
-		unsigned char c = *t.p;
-
-		start = t.total;
-		switch (c) {
+		switch (*t.p) {
 		case '^':
 		case '$':
 		case '|':
-			t.p++;
-			rc = re_emitn(&t, (const char *)&c, 1);
+			/* Assertions and alternation are the same in both. */
+			q[0] = (char)*t.p++;
+			rc = re_emit(&t, q);
 			t.atom = 0;
 			break;
 		case '(':
@@ -1193,79 +1275,15 @@ static int re_translate(const char *pattern, char **ere, size_t *cost, struct sb
 		case '*':
 		case '+':
 		case '?':
-			t.p++;
-			q[0] = (char)c, q[1] = '\0';
-			rc = re_quantifier(&t, q, c == '+' ? 2 : 1);
+			q[0] = (char)*t.p++;
+			rc = re_quantifier(&t, q, q[0] == '+' ? 2 : 1);
 			break;
 		case '{':
-			if (re_braces(&t, &min, &max)) {
-				if (max != ULONG_MAX && min > max) {
-					rc = re_invalid(&t, "numbers out of order in {} quantifier");
-					break;
-				}
-				if (min > RE_MAX_REPEAT || (max != ULONG_MAX && max > RE_MAX_REPEAT)) {
-					sb_printf(err,
-						  "pattern repeats up to %lu times; toolcell allows "
-						  "at most %d (use minLength/maxLength for lengths)",
-						  max != ULONG_MAX ? max : min, RE_MAX_REPEAT);
-					rc = -EINVAL;
-					break;
-				}
-				if (max == ULONG_MAX)
-					snprintf(q, sizeof(q), "{%lu,}", min);
-				else
-					snprintf(q, sizeof(q), "{%lu,%lu}", min, max);
-				rc = re_quantifier(&t, q,
-						   max == ULONG_MAX ? min + 1 : max);
-				break;
-			}
-			/* Not a quantifier: a literal '{', as ECMA (Annex B) reads it. */
-			t.p++;
-			rc = re_emit_literal(&t, '{');
-			t.atom = t.total - start;
+			rc = re_brace(&t);
 			break;
-		case '[':
-			t.p++;
-			rc = re_class(&t, &set);
-			if (rc == 0)
-				rc = re_emit_set(&t, &set);
-			t.atom = t.total - start;
+		default:
+			rc = re_atom(&t);
 			break;
-		case '.':
-			/* ECMA's dot excludes the line terminators. */
-			t.p++;
-			set.n = 0;
-			(void)cset_add(&set, '\n', '\n');
-			(void)cset_add(&set, '\r', '\r');
-			(void)cset_add(&set, 0x2028, 0x2029);
-			(void)cset_invert(&set);
-			rc = re_emit_set(&t, &set);
-			t.atom = t.total - start;
-			break;
-		case '\\':
-			t.p++;
-			rc = re_escape(&t, false, &cp, &cls);
-			if (rc == 0 && cls) {
-				set.n = 0;
-				(void)cset_add_class(&set, cls);
-				rc = re_emit_set(&t, &set);
-			} else if (rc == 0) {
-				rc = re_emit_literal(&t, cp);
-			}
-			t.atom = t.total - start;
-			break;
-		default: {
-			size_t n = utf8_decode(t.p, t.end, &cp);
-
-			if (n == 0) {
-				rc = re_invalid(&t, "it is not valid UTF-8");
-				break;
-			}
-			t.p += n;
-			rc = re_emit_literal(&t, cp);
-			t.atom = t.total - start;
-			break;
-		}
 		}
 		if (rc < 0)
 			goto out;
@@ -1361,37 +1379,37 @@ static const struct {
 	const char *name;
 	enum kw_kind kind;
 } keywords[] = {
-	{"$schema", KW_STRING},
-	{"$id", KW_STRING},
-	{"$comment", KW_STRING},
-	{"title", KW_STRING},
-	{"description", KW_STRING},
-	{"format", KW_STRING},
-	{"default", KW_ANY},
-	{"examples", KW_ARRAY},
-	{"deprecated", KW_BOOL},
-	{"readOnly", KW_BOOL},
-	{"writeOnly", KW_BOOL},
-	{"type", KW_TYPE},
-	{"enum", KW_ENUM},
-	{"const", KW_ANY},
-	{"properties", KW_PROPERTIES},
-	{"required", KW_REQUIRED},
-	{"additionalProperties", KW_SCHEMA},
-	{"minProperties", KW_COUNT},
-	{"maxProperties", KW_COUNT},
-	{"minLength", KW_COUNT},
-	{"maxLength", KW_COUNT},
-	{"pattern", KW_PATTERN},
-	{"minimum", KW_NUMBER},
-	{"maximum", KW_NUMBER},
-	{"exclusiveMinimum", KW_NUMBER},
-	{"exclusiveMaximum", KW_NUMBER},
-	{"multipleOf", KW_MULTIPLE},
-	{"items", KW_SCHEMA},
-	{"minItems", KW_COUNT},
-	{"maxItems", KW_COUNT},
-	{"uniqueItems", KW_BOOL},
+    {"$schema", KW_STRING},
+    {"$id", KW_STRING},
+    {"$comment", KW_STRING},
+    {"title", KW_STRING},
+    {"description", KW_STRING},
+    {"format", KW_STRING},
+    {"default", KW_ANY},
+    {"examples", KW_ARRAY},
+    {"deprecated", KW_BOOL},
+    {"readOnly", KW_BOOL},
+    {"writeOnly", KW_BOOL},
+    {"type", KW_TYPE},
+    {"enum", KW_ENUM},
+    {"const", KW_ANY},
+    {"properties", KW_PROPERTIES},
+    {"required", KW_REQUIRED},
+    {"additionalProperties", KW_SCHEMA},
+    {"minProperties", KW_COUNT},
+    {"maxProperties", KW_COUNT},
+    {"minLength", KW_COUNT},
+    {"maxLength", KW_COUNT},
+    {"pattern", KW_PATTERN},
+    {"minimum", KW_NUMBER},
+    {"maximum", KW_NUMBER},
+    {"exclusiveMinimum", KW_NUMBER},
+    {"exclusiveMaximum", KW_NUMBER},
+    {"multipleOf", KW_MULTIPLE},
+    {"items", KW_SCHEMA},
+    {"minItems", KW_COUNT},
+    {"maxItems", KW_COUNT},
+    {"uniqueItems", KW_BOOL},
 };
 
 struct check {
@@ -1502,7 +1520,8 @@ static int check_keyword(const cJSON *kw, enum kw_kind kind, unsigned depth, str
 		cJSON_ArrayForEach(e, kw)
 		{
 			if (!cJSON_IsString(e))
-				return check_fail(c, e, "required must list property names as strings");
+				return check_fail(c, e,
+						  "required must list property names as strings");
 			for (f = kw->child; f != e; f = f->next)
 				if (strcmp(f->valuestring, e->valuestring) == 0)
 					return check_fail(c, e, "required lists \"%s\" twice",
@@ -1593,9 +1612,9 @@ int gw_schema_check(const cJSON *schema, const cJSON **bad, char *msg, size_t ms
 /* gw_schema_validate */
 
 struct validate {
-	const char *root;   /* the top level, e.g. "arguments" */
-	const char *noun;   /* one value under it, e.g. "argument" */
-	struct sbuf path;   /* "opts.depth", "files[2]"; empty at the top */
+	const char *root; /* the top level, e.g. "arguments" */
+	const char *noun; /* one value under it, e.g. "argument" */
+	struct sbuf path; /* "opts.depth", "files[2]"; empty at the top */
 	char pathbuf[256];
 	char *msg;
 	size_t msglen;
@@ -1819,8 +1838,10 @@ static int validate_string(struct validate *v, const cJSON *s, const cJSON *x)
 		sb_init(&err, why, sizeof(why));
 		rc = pattern_test(k->valuestring, x->valuestring, &matched, &limit, &err);
 		if (rc == -E2BIG)
-			return fail(v, true, "is too long to check against pattern %s (%zu bytes; at most %zu)",
-				    k->valuestring, strlen(x->valuestring), limit);
+			return fail(
+			    v, true,
+			    "is too long to check against pattern %s (%zu bytes; at most %zu)",
+			    k->valuestring, strlen(x->valuestring), limit);
 		if (rc < 0) {
 			/* Only memory can run out here: the pattern passed the check. */
 			(void)fail(v, true, "cannot be checked: %s", why);
@@ -1886,7 +1907,7 @@ static int validate_number(struct validate *v, const cJSON *s, const cJSON *x)
 static int validate_object(struct validate *v, const cJSON *s, const cJSON *x, unsigned depth)
 {
 	const cJSON *k, *e, *props = keyword(s, "properties"),
-			   *addl = keyword(s, "additionalProperties"), *sub;
+			    *addl = keyword(s, "additionalProperties"), *sub;
 	double count = cJSON_GetArraySize(x);
 	struct path_mark mark = path_mark(v);
 	struct list l;
@@ -2046,7 +2067,8 @@ static int validate_array(struct validate *v, const cJSON *s, const cJSON *x, un
 			return rc;
 		}
 		if (rc < 0)
-			return fail(v, true, "items are nested too deeply to compare (uniqueItems)");
+			return fail(v, true,
+				    "items are nested too deeply to compare (uniqueItems)");
 		if (rc > 0)
 			return fail(v, true, "items [%zu] and [%zu] are equal (uniqueItems)", i, j);
 	}

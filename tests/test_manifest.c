@@ -1,0 +1,253 @@
+/* Manifest validation: every problem reported, each at its FILE:LINE:COL. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/manifest.h"
+
+static const struct gw_load_opts pure = {.workspace = "/ws", .compile = false};
+
+/* A valid manifest with one line replaced, to put errors at known places. */
+static const char *const base[] = {
+	"{",                                                                  /* 1 */
+	"  \"name\": \"t\",",                                                 /* 2 */
+	"  \"description\": \"d\",",                                          /* 3 */
+	"  \"inputSchema\": {\"type\": \"object\", \"properties\": {\"path\": {\"type\": \"string\"}, \"n\": {\"type\": \"integer\"}, \"files\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}}},", /* 4 */
+	"  \"command\": [\"/usr/bin/cat\", \"--\", \"{path}\"],",             /* 5 */
+	"  \"env\": {\"LANG\": \"C\"},",                                      /* 6 */
+	"  \"grants\": {\"read\": [\"@system\", \"{workspace}\"], \"exec\": [\"@system\"]}", /* 7 */
+	"}",                                                                  /* 8 */
+};
+
+static int load_with(int line, const char *replacement, struct gw_diag *d, struct gw_tool **t)
+{
+	char text[4096] = "";
+
+	for (int i = 0; i < 8; i++) {
+		strcat(text, i + 1 == line ? replacement : base[i]);
+		strcat(text, "\n");
+	}
+	return gw_tool_load("m.json", text, strlen(text), &pure, t, d);
+}
+
+static void expect_errors(int line, const char *replacement, const char *const *want)
+{
+	struct gw_diag d = {0};
+	struct gw_tool *t = NULL;
+	size_t n = 0;
+
+	assert_int_equal(load_with(line, replacement, &d, &t), -22);
+	assert_null(t);
+	while (want[n])
+		n++;
+	for (size_t i = 0; i < d.n; i++)
+		printf("  got: %s\n", d.msgs[i]);
+	assert_int_equal(d.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(d.msgs[i], want[i]);
+	gw_diag_free(&d);
+}
+
+static void test_valid(void **state)
+{
+	struct gw_diag d = {0};
+	struct gw_tool *t = NULL;
+
+	(void)state;
+	assert_int_equal(load_with(0, "", &d, &t), 0);
+	assert_int_equal(d.n, 0);
+	assert_string_equal(t->name, "t");
+	assert_int_equal(t->argc, 3);
+	assert_false(t->uses_tmp);
+	assert_int_equal(t->limits.timeout_s, 30);
+	bool found = false;
+	for (size_t i = 0; i < t->nstatic; i++) {
+		if (strcmp(t->static_grants[i].origin, "grants.read[1]") != 0)
+			continue;
+		assert_string_equal(t->static_grants[i].path, "/ws");
+		assert_int_equal(t->static_grants[i].access, SBX_READ);
+		found = true;
+	}
+	assert_true(found);
+	assert_non_null(t->listing);
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(t->listing, "inputSchema"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->listing, "command"));
+	gw_tool_unref(t);
+}
+
+static void test_unknown_and_duplicate_keys(void **state)
+{
+	(void)state;
+	expect_errors(2, "  \"name\": \"t\", \"nmae\": 1,",
+		      (const char *const[]){
+			      "m.json:2:16: unknown key \"nmae\" (known keys: name, title, description, "
+			      "inputSchema, outputSchema, annotations, command, stdin, cwd, env, output, "
+			      "grants)",
+			      NULL});
+	expect_errors(2, "  \"name\": \"t\", \"name\": \"u\",",
+		      (const char *const[]){"m.json:2:16: duplicate key \"name\"", NULL});
+	expect_errors(7, "  \"grants\": {\"read\": [], \"Read\": []}",
+		      (const char *const[]){"m.json:7:26: grants: unknown key \"Read\" (known keys: "
+					    "read, write, exec, net, listen, limits)",
+					    NULL});
+}
+
+static void test_types_and_names(void **state)
+{
+	(void)state;
+	expect_errors(2, "  \"name\": \"bad name!\",",
+		      (const char *const[]){"m.json:2:11: name \"bad name!\" is not a valid tool "
+					    "name: 1 to 128 of A-Z a-z 0-9 _ . -",
+					    NULL});
+	expect_errors(3, "  \"title\": 5,",
+		      (const char *const[]){"m.json:3:12: title must be a string, not a number",
+					    "m.json:1:1: missing \"description\": the model chooses "
+					    "tools by their description",
+					    NULL});
+	expect_errors(5, "  \"command\": [\"cat\", \"{path}\"],",
+		      (const char *const[]){"m.json:5:15: command[0] must be the absolute path of "
+					    "the program, without placeholders (toolcell does not "
+					    "search PATH)",
+					    NULL});
+	expect_errors(6, "  \"env\": {\"1X\": \"C\", \"Y\": 2},",
+		      (const char *const[]){"m.json:6:11: env: \"1X\" is not a valid variable name",
+					    "m.json:6:27: env.Y must be a string, not a number", NULL});
+}
+
+static void test_placeholders(void **state)
+{
+	(void)state;
+	expect_errors(5, "  \"command\": [\"/usr/bin/cat\", \"{pth}\"],",
+		      (const char *const[]){"m.json:5:31: command[1]: unknown placeholder {pth}: "
+					    "it is not {workspace}, {tmp} or a property of "
+					    "inputSchema",
+					    NULL});
+	expect_errors(5, "  \"command\": [\"/usr/bin/cat\", \"-f{files}\"],",
+		      (const char *const[]){"m.json:5:31: command[1]: placeholder {files} may be an "
+					    "array or object; only a whole command element can take "
+					    "an array (declare a scalar \"type\")",
+					    NULL});
+	expect_errors(7, "  \"grants\": {\"write\": [\"{n}\"]}",
+		      (const char *const[]){"m.json:7:24: grants.write[0]: placeholder {n} in a "
+					    "grant path needs \"type\": \"string\" in inputSchema",
+					    NULL});
+	expect_errors(7, "  \"grants\": {\"write\": [\"@system\", \"rel/dir\"]}",
+		      (const char *const[]){
+			      "m.json:7:24: grants.write[0]: @system is read-only; it can be granted in "
+			      "\"read\" and \"exec\" only",
+			      "m.json:7:35: grants.write[1]: \"rel/dir\" must be an absolute path, "
+			      "@system, or start with {workspace}, {tmp} or an argument placeholder",
+			      NULL});
+}
+
+static void test_grants(void **state)
+{
+	(void)state;
+	expect_errors(7, "  \"grants\": {\"net\": [\"example.com:443\"]}",
+		      (const char *const[]){"m.json:7:21: grants.net: network grants are not "
+					    "supported by this version of toolcell, so the tool is "
+					    "refused rather than run with less confinement than it "
+					    "declares; use [] for no network",
+					    NULL});
+	expect_errors(7, "  \"grants\": {\"limits\": {\"timeout_s\": 0, \"cpu\": 1}}",
+		      (const char *const[]){
+			      "m.json:7:41: grants.limits: unknown key \"cpu\" (known keys: timeout_s, "
+			      "cpu_s, memory_mb, processes, open_files, file_size_mb, output_kb)",
+			      "m.json:7:38: grants.limits.timeout_s must be an integer from 1 to 86400",
+			      NULL});
+}
+
+static void test_json_errors(void **state)
+{
+	(void)state;
+	expect_errors(3, "  \"description\": \"d\",,",
+		      (const char *const[]){"m.json:3:22: expected string key in object", NULL});
+	expect_errors(8, "",
+		      (const char *const[]){"m.json:9:1: unexpected end of input", NULL});
+}
+
+static void test_dynamic_grants_and_tmp(void **state)
+{
+	struct gw_diag d = {0};
+	struct gw_tool *t = NULL;
+
+	(void)state;
+	assert_int_equal(load_with(7,
+				   "  \"grants\": {\"write\": [\"{path}\", \"{tmp}\"], \"read\": "
+				   "[\"{workspace}/docs\"]}",
+				   &d, &t),
+			 0);
+	assert_int_equal(t->ndyn, 2);
+	assert_string_equal(t->dyn[0].origin, "grants.write[0]");
+	assert_false(t->dyn[0].in_tmp);
+	assert_true(t->dyn[1].in_tmp);
+	assert_true(t->uses_tmp);
+	assert_int_equal(t->nstatic, 1);
+	assert_string_equal(t->static_grants[0].path, "/ws/docs");
+	gw_tool_unref(t);
+	gw_diag_free(&d);
+}
+
+/* The bundled manifests validate, and a toolset rejects duplicate names. */
+static void test_bundled_and_duplicates(void **state)
+{
+	char *dir = TOOLCELL_SOURCE_DIR "/manifests";
+	char *twice[] = {dir, dir};
+	struct gw_toolset *ts = NULL;
+	struct gw_diag d = {0};
+
+	(void)state;
+	assert_int_equal(gw_toolset_load(&dir, 1, &pure, &ts, &d), 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(ts->n, 8);
+	assert_non_null(gw_toolset_find(ts, "read_file"));
+	assert_non_null(gw_toolset_find(ts, "git_log"));
+	assert_null(gw_toolset_find(ts, "read"));
+	gw_toolset_free(ts);
+	assert_int_equal(gw_toolset_load(twice, 2, &pure, &ts, &d), -22);
+	assert_int_equal(d.n, 8);
+	assert_non_null(strstr(d.msgs[0], "duplicate tool name \"git_diff\""));
+	gw_diag_free(&d);
+}
+
+/* Fail closed: an older Landlock ABI refuses the tool, naming what is missing. */
+static void test_fail_closed(void **state)
+{
+	struct sbx_features f = {.landlock_abi = 5, .seccomp_filter = true};
+	struct gw_load_opts opts = {.workspace = "/tmp", .features = &f, .compile = true};
+	struct gw_diag d = {0};
+	struct gw_tool *t = NULL;
+	const char *text = "{\"name\":\"t\",\"description\":\"d\",\"inputSchema\":{\"type\":"
+			   "\"object\"},\"command\":[\"/bin/true\"],\"grants\":{}}";
+
+	(void)state;
+	assert_int_equal(gw_tool_load("f.json", text, strlen(text), &opts, &t, &d), -22);
+	assert_int_equal(d.n, 1);
+	printf("  got: %s\n", d.msgs[0]);
+	assert_string_equal(d.msgs[0],
+			    "f.json:1:87: tool 't' refused: this kernel has Landlock ABI 5; toolcell "
+			    "needs ABI 6: " SBX_LANDLOCK_ABI_MIN_WHY);
+	gw_diag_free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_unknown_and_duplicate_keys),
+		cmocka_unit_test(test_types_and_names),
+		cmocka_unit_test(test_placeholders),
+		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_json_errors),
+		cmocka_unit_test(test_dynamic_grants_and_tmp),
+		cmocka_unit_test(test_bundled_and_duplicates),
+		cmocka_unit_test(test_fail_closed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
