@@ -102,12 +102,69 @@ int sbx_policy_supported(const struct sbx_features *f, char *err, size_t errlen)
 	return 0;
 }
 
+/* One O_PATH fd per distinct path, shared by every policy that names it:
+ * 200 tools granting @system would otherwise hold thousands of descriptors.
+ * Policies are built and freed on the gateway's one loop thread. */
+struct path_fd {
+	char *path;
+	int fd;
+	unsigned refs;
+};
+static struct path_fd *path_fds;
+static size_t npath_fds;
+
+static int path_fd_get(const char *path)
+{
+	struct path_fd *grown;
+	int fd;
+
+	for (size_t i = 0; i < npath_fds; i++) {
+		if (strcmp(path_fds[i].path, path) == 0) {
+			path_fds[i].refs++;
+			return path_fds[i].fd;
+		}
+	}
+	/* O_PATH follows symlinks here, at load, in the gateway: a rule is bound
+	 * to the inode the operator's path names now, and later renames or
+	 * symlink swaps by a tool cannot move it. */
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	grown = realloc(path_fds, (npath_fds + 1) * sizeof(*grown));
+	if (!grown) {
+		close(fd);
+		return -ENOMEM;
+	}
+	path_fds = grown;
+	path_fds[npath_fds] = (struct path_fd){.path = strdup(path), .fd = fd, .refs = 1};
+	if (!path_fds[npath_fds].path) {
+		close(fd);
+		return -ENOMEM;
+	}
+	npath_fds++;
+	return fd;
+}
+
+static void path_fd_put(int fd)
+{
+	for (size_t i = 0; i < npath_fds; i++) {
+		if (path_fds[i].fd != fd)
+			continue;
+		if (--path_fds[i].refs == 0) {
+			close(fd);
+			free(path_fds[i].path);
+			path_fds[i] = path_fds[--npath_fds];
+		}
+		return;
+	}
+}
+
 void sbx_policy_free(struct sbx_policy *p)
 {
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->nrules; i++) {
-		close(p->rules[i].fd);
+		path_fd_put(p->rules[i].fd);
 		free(p->rule_paths[i]);
 	}
 	free(p->rules);
@@ -143,29 +200,26 @@ int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g,
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
-		/* O_PATH follows symlinks here, at load, in the gateway: a rule
-		 * is bound to the inode the operator's path names now, and later
-		 * renames or symlink swaps by a tool cannot move it. */
-		int fd = open(g[i].path, O_PATH | O_CLOEXEC);
+		int fd = path_fd_get(g[i].path);
 
 		if (fd < 0) {
-			if (g[i].optional && errno == ENOENT)
+			if (g[i].optional && fd == -ENOENT)
 				continue;
-			r = -errno;
+			r = fd;
 			snprintf(err, errlen, "%s: cannot open %s: %s", g[i].origin, g[i].path,
-				 strerror(errno));
+				 strerror(-fd));
 			goto fail;
 		}
 		if (fstat(fd, &st) < 0) {
 			r = -errno;
-			close(fd);
+			path_fd_put(fd);
 			snprintf(err, errlen, "%s: cannot stat %s: %s", g[i].origin, g[i].path,
 				 strerror(-r));
 			goto fail;
 		}
 		p->rule_paths[p->nrules] = strdup(g[i].path);
 		if (!p->rule_paths[p->nrules]) {
-			close(fd);
+			path_fd_put(fd);
 			r = -ENOMEM;
 			goto fail;
 		}
