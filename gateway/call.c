@@ -57,6 +57,8 @@ struct gw_call {
 };
 
 static unsigned active_calls;
+/* Sum of the `processes` limits of the calls in flight. */
+static unsigned long reserved_processes;
 
 unsigned gw_call_active(void)
 {
@@ -104,10 +106,39 @@ static char *make_tmp(void)
 
 /* ---- RLIMIT_NPROC base ---- */
 
-/* RLIMIT_NPROC counts every process of the real uid, not of the call, so the
- * limit a call gets is "what the uid has now + processes". Counting /proc costs
- * a directory scan; it is cached for two seconds. Root is exempt from the limit
- * in the kernel and needs no count. */
+/* Threads in /proc/<pid>/stat (field 20), or 1 when it cannot be read. */
+static unsigned long threads_of(int procfd, const char *pid)
+{
+	char path[300], buf[1024];
+	int fd;
+	ssize_t n;
+	char *p;
+	unsigned long threads = 1;
+
+	snprintf(path, sizeof(path), "%s/stat", pid);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	/* The command name (field 2) may contain spaces and ')': count fields
+	 * from the last ')'. Field 3 follows it; num_threads is field 20. */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 20; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		threads = strtoul(p + 1, NULL, 10);
+	return threads ? threads : 1;
+}
+
+/* RLIMIT_NPROC counts every task (thread) of the real uid, not the call's
+ * processes, so a call gets "what the uid runs now + processes", plus the
+ * processes of the calls in flight, so concurrent calls do not starve each other. The
+ * count scans /proc and is cached for two seconds. Root is exempt from the
+ * limit in the kernel and needs no count. */
 static unsigned long nproc_base(uv_loop_t *loop)
 {
 	static uint64_t when;
@@ -119,22 +150,22 @@ static unsigned long nproc_base(uv_loop_t *loop)
 
 	if (uid == 0)
 		return 0;
-	if (when && now - when < 2000)
-		return count;
-	d = opendir("/proc");
-	if (!d)
-		return count;
-	count = 0;
-	while ((de = readdir(d))) {
-		struct stat st;
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 && st.st_uid == uid)
-			count++;
+	if (!when || now - when >= 2000) {
+		d = opendir("/proc");
+		if (d) {
+			count = 0;
+			while ((de = readdir(d))) {
+				struct stat st;
+				if (de->d_name[0] < '1' || de->d_name[0] > '9')
+					continue;
+				if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 && st.st_uid == uid)
+					count += threads_of(dirfd(d), de->d_name);
+			}
+			closedir(d);
+			when = now;
+		}
 	}
-	closedir(d);
-	when = now;
-	return count;
+	return count + reserved_processes;
 }
 
 /* ---- finishing ---- */
@@ -149,6 +180,7 @@ static void on_handle_closed(uv_handle_t *h)
 		remove_tree(c->tmp);
 		free(c->tmp);
 	}
+	reserved_processes -= c->tool->limits.processes;
 	gw_tool_unref(c->tool);
 	free(c->out);
 	free(c->err);
@@ -550,6 +582,7 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 
 	/* From here on the child runs; every failure path must kill it. */
 	active_calls++;
+	reserved_processes += tool->limits.processes;
 	uv_timer_init(env->loop, &c->timer);
 	c->timer.data = c;
 	c->open_handles++;
