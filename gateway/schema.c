@@ -99,13 +99,21 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, cons
 	va_end(ap);
 }
 
-/* The largest k <= n that does not split a UTF-8 sequence of s, where s[n]
- * is readable (the NUL or the byte that was cut). */
+/* The largest k <= n such that s[0..k) does not end inside a UTF-8
+ * sequence: a last sequence that is incomplete in s[0..n) is dropped. */
 static size_t utf8_floor(const char *s, size_t n)
 {
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
+	size_t lead = n, need;
+	unsigned char c;
+
+	while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return 0;
+	lead--;
+	c = (unsigned char)s[lead];
+	need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+	return n - lead >= need ? n : lead;
 }
 
 /* Marks a cut message with "..." and never leaves half a UTF-8 sequence at
@@ -143,8 +151,7 @@ static bool is_integral(double d)
  * than "0.10000000000000001" and "3" rather than "3.0". */
 static void fmt_num(char out[32], double d)
 {
-	if (d == 0)
-		d = 0; /* -0 reads as a typo in a message */
+	d += 0.0; /* makes -0 into 0, which would read as a typo in a message */
 	if (is_integral(d) && d > -1e15 && d < 1e15) {
 		snprintf(out, 32, "%.0f", d);
 		return;
@@ -396,7 +403,9 @@ static int values_equal(const cJSON *a, const cJSON *b, unsigned depth)
 		}
 		return 1;
 	}
-	return 1; /* true, false, null: equal types are equal values */
+	/* true, false, null: equal types are equal values. Nothing else
+	 * comes from the parser; if it did, it would equal nothing. */
+	return cJSON_IsBool(a) || cJSON_IsNull(a);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -736,7 +745,7 @@ static int re_emit_ascii(struct re_tr *t, const struct cset *s)
 static int re_emit_utf8_range(struct re_tr *t, uint32_t lo, uint32_t hi, bool *first)
 {
 	static const uint32_t top[] = {0x7FF, 0xFFFF};
-	unsigned char a[4], b[4];
+	unsigned char a[4] = {0}, b[4] = {0};
 	size_t n;
 	int rc;
 
@@ -839,14 +848,15 @@ static int re_hex(struct re_tr *t, size_t n, uint32_t *out)
  * or \u{H...}. */
 static int re_unicode_escape(struct re_tr *t, uint32_t *cp)
 {
+	const unsigned char *digits;
 	uint32_t v, lo;
 
 	if (t->p < t->end && *t->p == '{') {
 		v = 0;
-		t->p++;
+		digits = ++t->p;
 		while (t->p < t->end && hexval(*t->p) >= 0 && v <= CP_MAX)
 			v = v << 4 | (uint32_t)hexval(*t->p++);
-		if (t->p >= t->end || *t->p != '}' || v > CP_MAX)
+		if (t->p == digits || t->p >= t->end || *t->p != '}' || v > CP_MAX)
 			return re_invalid(t, "malformed \\u{...} escape");
 		t->p++;
 	} else if (re_hex(t, 4, &v) < 0) {
@@ -880,6 +890,7 @@ static int re_escape(struct re_tr *t, bool in_class, uint32_t *cp, char *cls)
 	size_t n;
 
 	*cls = 0;
+	*cp = 0;
 	if (t->p >= t->end)
 		return re_invalid(t, "it ends with a lone backslash");
 	c = *t->p++;
@@ -964,18 +975,16 @@ static int re_class_atom(struct re_tr *t, uint32_t *cp, char *cls)
 	size_t n;
 
 	*cls = 0;
+	*cp = 0;
 	if (*t->p == '\\') {
 		t->p++;
 		return re_escape(t, true, cp, cls);
 	}
 	/* "[[:alpha:]]" is a POSIX class, but in ECMA it is the set of '[', ':',
 	 * 'a', ... followed by a literal ']'. Refuse rather than guess. */
-	if (*t->p == '[' && t->end - t->p > 1 &&
-	    (t->p[1] == ':' || t->p[1] == '.' || t->p[1] == '=')) {
-		sb_printf(t->err,
-			  "pattern uses POSIX class syntax \"[%c\" inside [...], which JSON "
-			  "Schema (ECMA-262) patterns do not have; write e.g. [a-z] or \\d",
-			  t->p[1]);
+	if (*t->p == '[' && t->end - t->p > 1 && t->p[1] == ':') {
+		sb_puts(t->err, "pattern uses POSIX class syntax \"[:\" inside [...], which JSON "
+				"Schema (ECMA-262) patterns do not have; write e.g. [a-z] or \\d");
 		return -EINVAL;
 	}
 	n = utf8_decode(t->p, t->end, cp);
@@ -1137,7 +1146,7 @@ static int re_group_open(struct re_tr *t)
 		}
 	}
 	if (t->depth == RE_MAX_GROUPS)
-		return re_invalid(t, "groups nest too deeply");
+		return re_unsupported(t, "groups nested more than %d deep", RE_MAX_GROUPS);
 	t->depth++;
 	t->cost[t->depth] = 0;
 	t->atom = 0;
@@ -1643,8 +1652,13 @@ static void path_push_key(struct validate *v, const char *key)
 {
 	if (v->path.len > 0)
 		sb_putc(&v->path, '.');
-	for (; *key; key++)
-		sb_putc(&v->path, ((unsigned char)*key < 0x20 || *key == 0x7F) ? '?' : *key);
+	for (; *key; key++) {
+		char c = *key;
+
+		if ((unsigned char)c < 0x20 || c == 0x7F)
+			c = '?';
+		sb_putc(&v->path, c);
+	}
 }
 
 static void path_push_index(struct validate *v, size_t i)
@@ -1663,8 +1677,11 @@ __attribute__((format(printf, 3, 4))) static int fail(struct validate *v, bool c
 	sb_init(&b, v->msg, v->msglen);
 	if (v->path.len == 0)
 		sb_puts(&b, v->root);
+	else if (!v->path.cut)
+		sb_printf(&b, "%s '%s'", v->noun, v->path.buf);
 	else
-		sb_printf(&b, "%s '%s%s'", v->noun, v->path.buf, v->path.cut ? "..." : "");
+		sb_printf(&b, "%s '%.*s...'", v->noun, (int)utf8_floor(v->path.buf, v->path.len),
+			  v->path.buf);
 	sb_puts(&b, colon ? ": " : " ");
 	va_start(ap, fmt);
 	sb_vprintf(&b, fmt, ap);
