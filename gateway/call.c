@@ -214,18 +214,18 @@ static void maybe_finish(struct gw_call *c)
 		c->ev->on_stderr_line(c->ud, c->line, c->line_len);
 	if (!c->cancelled) {
 		res = (struct gw_call_result){
-			.exit_code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1,
-			.signal = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0,
-			.timed_out = c->timed_out,
-			.truncated = c->truncated,
-			.duration_ms = (double)(uv_hrtime() - c->start_ns) / 1e6,
-			.out = c->out,
-			.out_len = c->out_len,
-			.err = c->err,
-			.err_len = c->err_len,
-			.err_truncated = c->err_truncated,
-			.timeout_s = c->tool->limits.timeout_s,
-			.output_kb = c->tool->limits.output_kb,
+		    .exit_code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1,
+		    .signal = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0,
+		    .timed_out = c->timed_out,
+		    .truncated = c->truncated,
+		    .duration_ms = (double)(uv_hrtime() - c->start_ns) / 1e6,
+		    .out = c->out,
+		    .out_len = c->out_len,
+		    .err = c->err,
+		    .err_len = c->err_len,
+		    .err_truncated = c->err_truncated,
+		    .timeout_s = c->tool->limits.timeout_s,
+		    .output_kb = c->tool->limits.output_kb,
 		};
 		c->ev->on_done(c->ud, &res);
 	}
@@ -398,8 +398,8 @@ static int resolve_dyn(struct gw_call *c, const struct gw_dyn_grant *g, const st
 	 * symlinks pointing outside fail (EXDEV) instead of granting whatever
 	 * they point to. This is what stops {path} = "link-to-home/.ssh". */
 	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	    .flags = O_PATH | O_CLOEXEC,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 	r = fd < 0 ? -errno : 0;
@@ -551,17 +551,17 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	}
 
 	struct sbx_spawn_req req = {
-		.file = argv.v[0],
-		.argv = argv.v,
-		.envp = envp.v,
-		.cwd = cwd,
-		.stdin_fd = inp[0],
-		.stdout_fd = outp[1],
-		.stderr_fd = errp[1],
-		.ruleset_fd = ruleset,
-		.filter = tool->policy->filter,
-		.limits = &tool->limits,
-		.nproc_base = nproc_base(env->loop),
+	    .file = argv.v[0],
+	    .argv = argv.v,
+	    .envp = envp.v,
+	    .cwd = cwd,
+	    .stdin_fd = inp[0],
+	    .stdout_fd = outp[1],
+	    .stderr_fd = errp[1],
+	    .ruleset_fd = ruleset,
+	    .filter = tool->policy->filter,
+	    .limits = &tool->limits,
+	    .nproc_base = nproc_base(env->loop),
 	};
 	c->start_ns = uv_hrtime();
 	r = sbx_spawn(&req, &c->child, &serr);
@@ -611,7 +611,8 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 			inp[1] = -1;
 			uv_buf_t b = uv_buf_init(c->stdin_data, (unsigned)c->stdin_len);
 			c->wreq.data = c;
-			if (uv_write(&c->wreq, (uv_stream_t *)&c->in_pipe, &b, 1, on_stdin_written) < 0)
+			if (uv_write(&c->wreq, (uv_stream_t *)&c->in_pipe, &b, 1,
+				     on_stdin_written) < 0)
 				close_handle(c, (uv_handle_t *)&c->in_pipe);
 		}
 	}

@@ -16,17 +16,17 @@
 #define GW_STDERR_MAX (64 * 1024)
 
 struct gw_call_result {
-	int exit_code;           /* -1 when killed by a signal */
-	int signal;              /* 0 unless killed by a signal */
-	bool timed_out;          /* killed at timeout_s */
-	bool truncated;          /* stdout passed output_kb; the tree was killed */
+	int exit_code;	/* -1 when killed by a signal */
+	int signal;	/* 0 unless killed by a signal */
+	bool timed_out; /* killed at timeout_s */
+	bool truncated; /* stdout passed output_kb; the tree was killed */
 	double duration_ms;
-	const char *out;         /* raw stdout, up to output_kb (borrowed, not NUL-safe) */
+	const char *out; /* raw stdout, up to output_kb (borrowed, not NUL-safe) */
 	size_t out_len;
-	const char *err;         /* raw stderr, up to GW_STDERR_MAX (borrowed) */
+	const char *err; /* raw stderr, up to GW_STDERR_MAX (borrowed) */
 	size_t err_len;
 	bool err_truncated;
-	unsigned timeout_s;      /* the limit, for messages */
+	unsigned timeout_s; /* the limit, for messages */
 	unsigned output_kb;
 };
 

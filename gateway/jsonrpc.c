@@ -76,7 +76,8 @@ int gw_rpc_parse(const char *buf, size_t len, struct gw_rpc_msg *out, char **id_
 	} else if (id && (has_result != has_error)) {
 		m.kind = GW_RPC_RESPONSE;
 	} else {
-		snprintf(msg, msglen, "not a request, notification or response: \"method\" is missing");
+		snprintf(msg, msglen,
+			 "not a request, notification or response: \"method\" is missing");
 		goto invalid;
 	}
 	m.id = id;

@@ -21,7 +21,7 @@ enum gw_rpc_kind { GW_RPC_REQUEST, GW_RPC_NOTIFICATION, GW_RPC_RESPONSE };
 
 struct gw_rpc_msg {
 	enum gw_rpc_kind kind;
-	char *id_raw;        /* the id's exact JSON text (requests, responses); owned */
+	char *id_raw;	     /* the id's exact JSON text (requests, responses); owned */
 	const cJSON *id;     /* borrowed from doc */
 	const char *method;  /* borrowed from doc; NULL for responses */
 	const cJSON *params; /* borrowed from doc; may be NULL */

@@ -31,23 +31,23 @@
 #endif
 
 static const char usage[] =
-	"usage:\n"
-	"  toolcell serve   [--manifests DIR] [--workspace DIR]\n"
-	"                   serve the tools over MCP on stdin/stdout\n"
-	"  toolcell check   [--workspace DIR] [FILE|DIR ...]\n"
-	"                   validate manifests; errors as FILE:LINE:COL: message\n"
-	"  toolcell explain TOOL [--args JSON] [--manifests DIR] [--workspace DIR]\n"
-	"                   print the exact sandbox a call would get (nothing runs)\n"
-	"  toolcell run     TOOL [--args JSON] [--manifests DIR] [--workspace DIR]\n"
-	"                   run one call in its sandbox, stream stdout, exit with its status\n"
-	"  toolcell probe   what this kernel supports and what toolcell enforces here\n"
-	"  toolcell --version | --help\n"
-	"\n"
-	"--manifests defaults to the bundled manifests (" TOOLCELL_MANIFEST_DIR "),\n"
-	"--workspace to the current directory. Logs go to stderr (TOOLCELL_LOG=debug for more).\n"
-	"Not in this version: --http, --token-file, --no-auth, --audit, --ceiling.\n"
-	"Exit status: 0 ok, 1 runtime failure, 2 usage or invalid manifest\n"
-	"(run: the tool's own exit status, or 128+signal).\n";
+    "usage:\n"
+    "  toolcell serve   [--manifests DIR] [--workspace DIR]\n"
+    "                   serve the tools over MCP on stdin/stdout\n"
+    "  toolcell check   [--workspace DIR] [FILE|DIR ...]\n"
+    "                   validate manifests; errors as FILE:LINE:COL: message\n"
+    "  toolcell explain TOOL [--args JSON] [--manifests DIR] [--workspace DIR]\n"
+    "                   print the exact sandbox a call would get (nothing runs)\n"
+    "  toolcell run     TOOL [--args JSON] [--manifests DIR] [--workspace DIR]\n"
+    "                   run one call in its sandbox, stream stdout, exit with its status\n"
+    "  toolcell probe   what this kernel supports and what toolcell enforces here\n"
+    "  toolcell --version | --help\n"
+    "\n"
+    "--manifests defaults to the bundled manifests (" TOOLCELL_MANIFEST_DIR "),\n"
+    "--workspace to the current directory. Logs go to stderr (TOOLCELL_LOG=debug for more).\n"
+    "Not in this version: --http, --token-file, --no-auth, --audit, --ceiling.\n"
+    "Exit status: 0 ok, 1 runtime failure, 2 usage or invalid manifest\n"
+    "(run: the tool's own exit status, or 128+signal).\n";
 
 struct app {
 	uv_loop_t loop;
@@ -75,19 +75,18 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 
 /* Parses the options shared by the commands; positional arguments are left
  * in pos[]. */
-static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, char **pos,
-		      int *npos)
+static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, char **pos, int *npos)
 {
 	static const struct option opts[] = {
-		{"manifests", required_argument, NULL, 'm'},
-		{"workspace", required_argument, NULL, 'w'},
-		{"args", required_argument, NULL, 'a'},
-		{"http", required_argument, NULL, 'H'},
-		{"token-file", required_argument, NULL, 'T'},
-		{"no-auth", no_argument, NULL, 'N'},
-		{"audit", required_argument, NULL, 'A'},
-		{"ceiling", required_argument, NULL, 'C'},
-		{NULL, 0, NULL, 0},
+	    {"manifests", required_argument, NULL, 'm'},
+	    {"workspace", required_argument, NULL, 'w'},
+	    {"args", required_argument, NULL, 'a'},
+	    {"http", required_argument, NULL, 'H'},
+	    {"token-file", required_argument, NULL, 'T'},
+	    {"no-auth", no_argument, NULL, 'N'},
+	    {"audit", required_argument, NULL, 'A'},
+	    {"ceiling", required_argument, NULL, 'C'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *workspace = ".";
 	int c;
@@ -144,23 +143,25 @@ static void options_first(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-' && argv[i][1]) {
 			tmp[n++] = argv[i];
-			bool takes = strcmp(argv[i], "--manifests") == 0 ||
-				     strcmp(argv[i], "--workspace") == 0 ||
-				     strcmp(argv[i], "--args") == 0 || strcmp(argv[i], "--http") == 0 ||
-				     strcmp(argv[i], "--token-file") == 0 ||
-				     strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0;
+			bool takes =
+			    strcmp(argv[i], "--manifests") == 0 ||
+			    strcmp(argv[i], "--workspace") == 0 || strcmp(argv[i], "--args") == 0 ||
+			    strcmp(argv[i], "--http") == 0 ||
+			    strcmp(argv[i], "--token-file") == 0 ||
+			    strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0;
 			if (takes && i + 1 < argc)
 				tmp[n++] = argv[++i];
 		}
 	}
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-' && argv[i][1]) {
-			bool takes = strchr(argv[i], '=') == NULL &&
-				     (strcmp(argv[i], "--manifests") == 0 ||
-				      strcmp(argv[i], "--workspace") == 0 ||
-				      strcmp(argv[i], "--args") == 0 || strcmp(argv[i], "--http") == 0 ||
-				      strcmp(argv[i], "--token-file") == 0 ||
-				      strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0);
+			bool takes =
+			    strchr(argv[i], '=') == NULL &&
+			    (strcmp(argv[i], "--manifests") == 0 ||
+			     strcmp(argv[i], "--workspace") == 0 ||
+			     strcmp(argv[i], "--args") == 0 || strcmp(argv[i], "--http") == 0 ||
+			     strcmp(argv[i], "--token-file") == 0 ||
+			     strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0);
 			if (takes)
 				i++;
 			continue;
@@ -250,7 +251,8 @@ static void reload(uv_timer_t *t)
 				  .compile = true};
 
 	if (gw_toolset_load(&dir, 1, &lo, &ts, &diag) < 0) {
-		gw_log(GW_LOG_ERROR, "manifests changed but do not load; keeping the previous tools:");
+		gw_log(GW_LOG_ERROR,
+		       "manifests changed but do not load; keeping the previous tools:");
 		for (size_t i = 0; i < diag.n; i++)
 			gw_log(GW_LOG_ERROR, "%s", diag.msgs[i]);
 	} else {
@@ -391,7 +393,8 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 		cJSON_Delete(args);
 		return 2;
 	}
-	const char *tmp = t->uses_tmp ? "<a new private directory, e.g. /tmp/toolcell.XXXXXX>" : NULL;
+	const char *tmp =
+	    t->uses_tmp ? "<a new private directory, e.g. /tmp/toolcell.XXXXXX>" : NULL;
 	struct gw_tpl_ctx tc = {.args = args, .workspace = a->workspace, .tmp = tmp};
 	printf("tool      %s (%s)\n", t->name, t->file);
 	printf("argv      ");
@@ -437,8 +440,9 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 
 	const struct sbx_policy *p = t->policy;
 	sbx_landlock_describe(sbx_landlock_fs_rights(p->abi), rights, sizeof(rights));
-	printf("\nlandlock  ABI %d; every filesystem right this ABI knows is handled:\n          %s\n",
-	       p->abi, rights);
+	printf(
+	    "\nlandlock  ABI %d; every filesystem right this ABI knows is handled:\n          %s\n",
+	    p->abi, rights);
 	printf("          TCP bind and connect: %s\n",
 	       p->abi >= 4 ? "handled, no port allowed" : "not handled by this ABI");
 	printf("          scopes: %s\n", p->abi >= 6 ? "signals and abstract unix sockets confined "
@@ -475,9 +479,9 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 	       l->file_size_mb, l->output_kb, GW_STDERR_MAX / 1024);
 	printf("\nprivilege no_new_privs; %s\n",
 	       getuid() == 0 || geteuid() == 0
-		       ? "running as root: every capability set and the bounding set are emptied, "
-			 "SECBIT_NOROOT locked"
-		       : "not root: no capabilities to drop");
+		   ? "running as root: every capability set and the bounding set are emptied, "
+		     "SECBIT_NOROOT locked"
+		   : "not root: no capabilities to drop");
 	printf("process   new session and process group (setsid/setpgid then denied), "
 	       "parent-death SIGKILL;\n          at the end of the call the whole group is "
 	       "killed%s\n",
@@ -526,7 +530,8 @@ static void run_done(void *ud, const struct gw_call_result *res)
 
 	st->done = true;
 	if (res->timed_out)
-		fprintf(stderr, "toolcell: killed: timeout after %u s (timeout_s)\n", res->timeout_s);
+		fprintf(stderr, "toolcell: killed: timeout after %u s (timeout_s)\n",
+			res->timeout_s);
 	else if (res->truncated)
 		fprintf(stderr, "toolcell: killed: output exceeded %u KiB (output_kb)\n",
 			res->output_kb);
@@ -539,7 +544,7 @@ static void run_done(void *ud, const struct gw_call_result *res)
 static int cmd_run(struct app *a, char **pos, int npos)
 {
 	static const struct gw_call_events ev = {
-		.on_stdout = run_stdout, .on_stderr_line = run_stderr, .on_done = run_done};
+	    .on_stdout = run_stdout, .on_stderr_line = run_stderr, .on_done = run_done};
 	struct run_state st = {0};
 	struct gw_call *call;
 	struct gw_tool *t;
@@ -598,23 +603,25 @@ static int cmd_probe(void)
 							     : "");
 	else
 		printf("landlock           unavailable (%s)\n", strerror(f.landlock_errno));
-	printf("  files            %s\n", f.landlock_abi >= 3 ? "read, write, execute, truncate, "
-							    "rename/link (refer) confined"
-							  : f.landlock_abi >= 1 ? "partly (no truncate control)"
-									       : "NOT enforced");
+	printf("  files            %s\n", f.landlock_abi >= 3	? "read, write, execute, truncate, "
+								  "rename/link (refer) confined"
+					  : f.landlock_abi >= 1 ? "partly (no truncate control)"
+								: "NOT enforced");
 	printf("  device ioctls    %s\n", f.landlock_abi >= 5 ? "confined" : "NOT enforced");
-	printf("  TCP              %s\n", f.landlock_abi >= 4 ? "denied unless granted"
-							  : "not covered by Landlock");
+	printf("  TCP              %s\n",
+	       f.landlock_abi >= 4 ? "denied unless granted" : "not covered by Landlock");
 	printf("  signals, abstract unix sockets  %s\n",
 	       f.landlock_abi >= 6 ? "confined to the call" : "NOT confined");
-	printf("seccomp filters    %s\n", f.seccomp_filter ? "yes: namespaces, mount, ptrace, bpf, "
-							  "io_uring, ... denied; non-unix sockets "
-							  "refused; 32-bit/x32 ABIs kill"
-							: "NOT available");
-	printf("user namespaces    %s\n",
-	       f.user_namespaces > 0 ? "available (not needed by this version)"
-				     : "unavailable (not needed by this version)");
-	printf("pidfd group kill   %s\n", f.pidfd_group_signal ? "yes" : "no (kill(-pgid) is used)");
+	printf("seccomp filters    %s\n", f.seccomp_filter
+					      ? "yes: namespaces, mount, ptrace, bpf, "
+						"io_uring, ... denied; non-unix sockets "
+						"refused; 32-bit/x32 ABIs kill"
+					      : "NOT available");
+	printf("user namespaces    %s\n", f.user_namespaces > 0
+					      ? "available (not needed by this version)"
+					      : "unavailable (not needed by this version)");
+	printf("pidfd group kill   %s\n",
+	       f.pidfd_group_signal ? "yes" : "no (kill(-pgid) is used)");
 	printf("running as         uid %d%s\n", (int)getuid(),
 	       getuid() == 0 ? ": tools get no capabilities (all sets and the bounding set "
 			       "emptied)"
@@ -639,7 +646,8 @@ int main(int argc, char **argv)
 	/* fds 0-2 must exist: otherwise the first pipe or file we open would
 	 * become "stdout" and receive MCP messages or a tool's stdin. */
 	for (int fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
 			return 1;
 	/* A client that goes away must show up as EPIPE, not kill the gateway. */
 	signal(SIGPIPE, SIG_IGN);

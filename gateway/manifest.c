@@ -106,8 +106,8 @@ static bool valid_tool_name(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_' || ch == '.' || ch == '-'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
 			return false;
 	}
 	return true;
@@ -135,9 +135,9 @@ static bool may_be_container(const cJSON *prop)
 	if (cJSON_IsString(type))
 		return strcmp(type->valuestring, "array") == 0 ||
 		       strcmp(type->valuestring, "object") == 0;
-	cJSON_ArrayForEach(t, type) if (cJSON_IsString(t) && (strcmp(t->valuestring, "array") == 0 ||
-							      strcmp(t->valuestring, "object") == 0))
-		return true;
+	cJSON_ArrayForEach(t, type) if (cJSON_IsString(t) &&
+					(strcmp(t->valuestring, "array") == 0 ||
+					 strcmp(t->valuestring, "object") == 0)) return true;
 	return false;
 }
 
@@ -210,14 +210,14 @@ static void check_keys(struct ctx *c, const cJSON *obj, const char *where, const
 		for (const char *const *k = known; *k; k++) {
 			if (strcmp(*k, m->string) == 0)
 				found = true;
-			int w = snprintf(list + used, sizeof(list) - used, "%s%s",
-					 used ? ", " : "", *k);
+			int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+					 *k);
 			if (w > 0 && (size_t)w < sizeof(list) - used)
 				used += (size_t)w;
 		}
 		if (!found)
-			err_at(c, m, true, "%sunknown key \"%s\" (known keys: %s)", where, m->string,
-			       list);
+			err_at(c, m, true, "%sunknown key \"%s\" (known keys: %s)", where,
+			       m->string, list);
 	}
 }
 
@@ -228,16 +228,16 @@ static void load_limits(struct ctx *c, const cJSON *obj, struct sbx_limits *lim)
 		size_t off;
 		unsigned max;
 	} keys[] = {
-		{"timeout_s", offsetof(struct sbx_limits, timeout_s), 86400},
-		{"cpu_s", offsetof(struct sbx_limits, cpu_s), 86400},
-		{"memory_mb", offsetof(struct sbx_limits, memory_mb), 1 << 20},
-		{"processes", offsetof(struct sbx_limits, processes), 65536},
-		{"open_files", offsetof(struct sbx_limits, open_files), 1 << 20},
-		{"file_size_mb", offsetof(struct sbx_limits, file_size_mb), 1 << 20},
-		{"output_kb", offsetof(struct sbx_limits, output_kb), 1 << 20},
+	    {"timeout_s", offsetof(struct sbx_limits, timeout_s), 86400},
+	    {"cpu_s", offsetof(struct sbx_limits, cpu_s), 86400},
+	    {"memory_mb", offsetof(struct sbx_limits, memory_mb), 1 << 20},
+	    {"processes", offsetof(struct sbx_limits, processes), 65536},
+	    {"open_files", offsetof(struct sbx_limits, open_files), 1 << 20},
+	    {"file_size_mb", offsetof(struct sbx_limits, file_size_mb), 1 << 20},
+	    {"output_kb", offsetof(struct sbx_limits, output_kb), 1 << 20},
 	};
-	static const char *const known[] = {"timeout_s",    "cpu_s",     "memory_mb", "processes",
-					    "open_files",   "file_size_mb", "output_kb", NULL};
+	static const char *const known[] = {"timeout_s",  "cpu_s",	  "memory_mb", "processes",
+					    "open_files", "file_size_mb", "output_kb", NULL};
 	const cJSON *m;
 
 	if (!cJSON_IsObject(obj)) {
@@ -253,8 +253,8 @@ static void load_limits(struct ctx *c, const cJSON *obj, struct sbx_limits *lim)
 			double d = cJSON_IsNumber(m) ? m->valuedouble : -1;
 			if (!cJSON_IsNumber(m) || d != floor(d) || d < 1 || d > keys[i].max) {
 				err_at(c, m, false,
-				       "grants.limits.%s must be an integer from 1 to %u", m->string,
-				       keys[i].max);
+				       "grants.limits.%s must be an integer from 1 to %u",
+				       m->string, keys[i].max);
 				continue;
 			}
 			*(unsigned *)((char *)lim + keys[i].off) = (unsigned)d;
@@ -271,7 +271,7 @@ static int push_static(struct gw_tool *t, const char *path, unsigned access, con
 		return -ENOMEM;
 	t->static_grants = g;
 	g[t->nstatic] = (struct sbx_path_grant){
-		.path = strdup(path), .access = access, .origin = strdup(origin), .optional = optional};
+	    .path = strdup(path), .access = access, .origin = strdup(origin), .optional = optional};
 	if (!g[t->nstatic].path || !g[t->nstatic].origin)
 		return -ENOMEM;
 	t->nstatic++;
@@ -302,10 +302,11 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 			size_t n;
 			const struct sbx_path_grant *sys = sbx_system_paths(&n);
 			if (access & SBX_WRITE) {
-				err_at(c, e, false,
-				       "%s: @system is read-only; it can be granted in \"read\" and "
-				       "\"exec\" only",
-				       origin);
+				err_at(
+				    c, e, false,
+				    "%s: @system is read-only; it can be granted in \"read\" and "
+				    "\"exec\" only",
+				    origin);
 				continue;
 			}
 			for (size_t k = 0; k < n; k++) {
@@ -331,7 +332,8 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 		}
 		if (gw_tpl_uses(&tpl, GW_TPL_TMP) || gw_tpl_uses(&tpl, GW_TPL_ARG)) {
 			if (gw_tpl_uses(&tpl, GW_TPL_TMP) && first->kind != GW_TPL_TMP) {
-				err_at(c, e, false, "%s: {tmp} may only start a grant path", origin);
+				err_at(c, e, false, "%s: {tmp} may only start a grant path",
+				       origin);
 				gw_tpl_free(&tpl);
 				continue;
 			}
@@ -365,7 +367,8 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 
 static void load_grants(struct ctx *c, const cJSON *g, const char *workspace, struct gw_tool *t)
 {
-	static const char *const known[] = {"read", "write", "exec", "net", "listen", "limits", NULL};
+	static const char *const known[] = {"read",   "write",	"exec", "net",
+					    "listen", "limits", NULL};
 	const cJSON *m;
 
 	if (!cJSON_IsObject(g)) {
@@ -390,11 +393,12 @@ static void load_grants(struct ctx *c, const cJSON *g, const char *workspace, st
 			else if (cJSON_GetArraySize(m) > 0)
 				/* Fail closed: host-restricted TCP needs more than
 				 * Landlock's port rules, which this version lacks. */
-				err_at(c, m, false,
-				       "grants.%s: network grants are not supported by this version "
-				       "of toolcell, so the tool is refused rather than run with "
-				       "less confinement than it declares; use [] for no network",
-				       m->string);
+				err_at(
+				    c, m, false,
+				    "grants.%s: network grants are not supported by this version "
+				    "of toolcell, so the tool is refused rather than run with "
+				    "less confinement than it declares; use [] for no network",
+				    m->string);
 		}
 	}
 }
@@ -459,9 +463,10 @@ static void load_command(struct ctx *c, const cJSON *cmd, struct gw_tool *t, boo
 		}
 		if (i == 0) {
 			if (e->valuestring[0] != '/' || strchr(e->valuestring, '{')) {
-				err_at(c, e, false,
-				       "command[0] must be the absolute path of the program, without "
-				       "placeholders (toolcell does not search PATH)");
+				err_at(
+				    c, e, false,
+				    "command[0] must be the absolute path of the program, without "
+				    "placeholders (toolcell does not search PATH)");
 				i++;
 				continue;
 			}
@@ -477,7 +482,7 @@ static void load_command(struct ctx *c, const cJSON *cmd, struct gw_tool *t, boo
 
 static void load_annotations(struct ctx *c, const cJSON *a)
 {
-	static const char *const known[] = {"title",          "readOnlyHint",  "destructiveHint",
+	static const char *const known[] = {"title",	      "readOnlyHint",  "destructiveHint",
 					    "idempotentHint", "openWorldHint", NULL};
 	const cJSON *m;
 
@@ -506,8 +511,8 @@ static void check_schema(struct ctx *c, const cJSON *s, const char *key)
 	}
 	type = cJSON_GetObjectItemCaseSensitive(s, "type");
 	if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
-		err_at(c, type ? type : s, false, "%s must have \"type\": \"object\" (MCP requires it)",
-		       key);
+		err_at(c, type ? type : s, false,
+		       "%s must have \"type\": \"object\" (MCP requires it)", key);
 	if (gw_schema_check(s, &bad, msg, sizeof(msg)) < 0)
 		err_at(c, bad ? bad : s, false, "%s: %s", key, msg);
 }
@@ -554,8 +559,8 @@ struct gw_tool *gw_tool_ref(struct gw_tool *t)
 
 static cJSON *build_listing(const cJSON *root)
 {
-	static const char *const listed[] = {"name",         "title",       "description",
-					     "inputSchema", "outputSchema", "annotations", NULL};
+	static const char *const listed[] = {
+	    "name", "title", "description", "inputSchema", "outputSchema", "annotations", NULL};
 	cJSON *l = cJSON_CreateObject();
 
 	for (const char *const *k = listed; l && *k; k++) {
@@ -572,9 +577,9 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		 struct gw_tool **out, struct gw_diag *diag)
 {
 	static const char *const known[] = {
-		"name", "title",  "description", "inputSchema", "outputSchema", "annotations",
-		"command", "stdin", "cwd",     "env",         "output",       "grants",
-		NULL};
+	    "name",	   "title",   "description", "inputSchema", "outputSchema",
+	    "annotations", "command", "stdin",	     "cwd",	    "env",
+	    "output",	   "grants",  NULL};
 	struct gw_json_doc doc = {0};
 	struct gw_json_error jerr;
 	struct ctx c = {.file = file, .doc = &doc, .diag = diag};
@@ -587,7 +592,8 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	}
 	root = doc.root;
 	if (!cJSON_IsObject(root)) {
-		err_at(&c, root, false, "a manifest must be a JSON object, not %s", type_name(root));
+		err_at(&c, root, false, "a manifest must be a JSON object, not %s",
+		       type_name(root));
 		gw_json_doc_free(&doc);
 		return -EINVAL;
 	}
@@ -606,9 +612,10 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		err_at(&c, root, false, "missing \"name\"");
 	else if (want_string(&c, v, "name")) {
 		if (!valid_tool_name(v->valuestring))
-			err_at(&c, v, false,
-			       "name \"%s\" is not a valid tool name: 1 to 128 of A-Z a-z 0-9 _ . -",
-			       v->valuestring);
+			err_at(
+			    &c, v, false,
+			    "name \"%s\" is not a valid tool name: 1 to 128 of A-Z a-z 0-9 _ . -",
+			    v->valuestring);
 		t->name = strdup(v->valuestring);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "title");
@@ -696,9 +703,10 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		if (!t->listing) {
 			err_at(&c, root, false, "out of memory");
 		} else {
-			t->input_schema = cJSON_GetObjectItemCaseSensitive(t->listing, "inputSchema");
+			t->input_schema =
+			    cJSON_GetObjectItemCaseSensitive(t->listing, "inputSchema");
 			t->output_schema =
-				cJSON_GetObjectItemCaseSensitive(t->listing, "outputSchema");
+			    cJSON_GetObjectItemCaseSensitive(t->listing, "outputSchema");
 		}
 	}
 	if (c.errors == 0 && opts->compile) {

@@ -17,20 +17,20 @@ enum gw_output { GW_OUTPUT_TEXT, GW_OUTPUT_JSON };
 struct gw_dyn_grant {
 	struct gw_tpl path;
 	unsigned access; /* SBX_READ | SBX_WRITE | SBX_EXEC */
-	char *origin;    /* "grants.write[0]" */
-	bool in_tmp;     /* starts with {tmp}: resolved beneath the call's {tmp} */
+	char *origin;	 /* "grants.write[0]" */
+	bool in_tmp;	 /* starts with {tmp}: resolved beneath the call's {tmp} */
 };
 
 struct gw_tool {
 	char *name;
-	char *file;                 /* the manifest it came from */
-	cJSON *listing;             /* its tools/list entry */
+	char *file;		    /* the manifest it came from */
+	cJSON *listing;		    /* its tools/list entry */
 	const cJSON *input_schema;  /* borrowed from listing */
 	const cJSON *output_schema; /* borrowed from listing, or NULL */
 	struct gw_tpl *argv;
 	size_t argc;
 	struct gw_tpl *stdin_tpl; /* NULL: stdin is /dev/null */
-	struct gw_tpl cwd;        /* default "{workspace}" */
+	struct gw_tpl cwd;	  /* default "{workspace}" */
 	char **env_names;
 	struct gw_tpl *env_vals;
 	size_t nenv;
@@ -42,7 +42,7 @@ struct gw_tool {
 	struct sbx_path_grant *static_grants; /* expanded; paths owned */
 	size_t nstatic;
 	struct sbx_policy *policy; /* NULL when loaded without compiling */
-	unsigned refs;             /* the toolset's and each running call's */
+	unsigned refs;		   /* the toolset's and each running call's */
 };
 
 /* Problems found while loading, each "FILE:LINE:COL: message". */
@@ -56,10 +56,10 @@ void gw_diag_add(struct gw_diag *d, const char *file, unsigned line, unsigned co
 void gw_diag_free(struct gw_diag *d);
 
 struct gw_load_opts {
-	const char *workspace;                /* absolute, resolved */
-	const struct sbx_features *features;  /* for compile */
-	const struct sbx_filter *filter;      /* for compile */
-	bool compile;                         /* false: validate only (pure; no kernel) */
+	const char *workspace;		     /* absolute, resolved */
+	const struct sbx_features *features; /* for compile */
+	const struct sbx_filter *filter;     /* for compile */
+	bool compile;			     /* false: validate only (pure; no kernel) */
 };
 
 /* Loads one manifest from text[0..len). `file` is used in messages. Returns 0

@@ -15,8 +15,8 @@
 #define PAGE_SIZE_DEFAULT 100
 
 static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
-static const char *const log_levels[] = {"debug",    "info",  "notice", "warning",
-					 "error",    "critical", "alert", "emergency"};
+static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
+					 "error", "critical", "alert",	"emergency"};
 
 struct inflight {
 	struct inflight *next, *prev;
@@ -195,10 +195,10 @@ static void do_initialize(struct gw_session *s, const struct gw_rpc_msg *m)
 	cJSON_AddStringToObject(info, "title", "toolcell: every tool call in its own sandbox");
 	cJSON_AddStringToObject(info, "version", TOOLCELL_VERSION);
 	cJSON_AddStringToObject(
-		r, "instructions",
-		"Each tool runs in a fresh sandbox that can touch only what its manifest grants. "
-		"A result with isError explains what failed (arguments, exit status, timeout, "
-		"limits, or a permission the sandbox denied).");
+	    r, "instructions",
+	    "Each tool runs in a fresh sandbox that can touch only what its manifest grants. "
+	    "A result with isError explains what failed (arguments, exit status, timeout, "
+	    "limits, or a permission the sandbox denied).");
 	reply(s, m->id_raw, r);
 }
 
@@ -213,11 +213,13 @@ static void do_tools_list(struct gw_session *s, const struct gw_rpc_msg *m)
 
 	if (cursor) {
 		char *e;
-		unsigned long long v = cJSON_IsString(cursor) ? strtoull(cursor->valuestring, &e, 10) : 0;
+		unsigned long long v =
+		    cJSON_IsString(cursor) ? strtoull(cursor->valuestring, &e, 10) : 0;
 		if (!cJSON_IsString(cursor) || !cursor->valuestring[0] || *e || v > ts->n) {
-			reply_error(s, m->id_raw, GW_RPC_INVALID_PARAMS,
-				    "tools/list: invalid cursor; use the nextCursor of the previous "
-				    "page");
+			reply_error(
+			    s, m->id_raw, GW_RPC_INVALID_PARAMS,
+			    "tools/list: invalid cursor; use the nextCursor of the previous "
+			    "page");
 			return;
 		}
 		start = (size_t)v;
@@ -386,7 +388,8 @@ static void call_done(void *ud, const struct gw_call_result *res)
 			   gw_schema_validate(tool->output_schema, doc.root, "output", msg,
 					      sizeof(msg)) < 0) {
 			is_error = true;
-			if (asprintf(&failure, "the tool's output does not match its outputSchema: %s",
+			if (asprintf(&failure,
+				     "the tool's output does not match its outputSchema: %s",
 				     msg) < 0)
 				failure = NULL;
 		} else {
@@ -402,8 +405,9 @@ static void call_done(void *ud, const struct gw_call_result *res)
 	}
 	if (is_error) {
 		char *text = NULL;
-		if (asprintf(&text, "%s%s%s%s", failure ? failure : "failed", err[0] ? "\nstderr:\n" : "",
-			     err, res->err_truncated ? "\n[stderr truncated]" : "") < 0)
+		if (asprintf(&text, "%s%s%s%s", failure ? failure : "failed",
+			     err[0] ? "\nstderr:\n" : "", err,
+			     res->err_truncated ? "\n[stderr truncated]" : "") < 0)
 			text = NULL;
 		cJSON_AddItemToArray(content, text_block(text ? text : "failed"));
 		free(text);
@@ -420,7 +424,8 @@ static void call_done(void *ud, const struct gw_call_result *res)
 		cJSON_AddStringToObject(info, "signal", sigabbrev_np(res->signal));
 	else
 		cJSON_AddNullToObject(info, "signal");
-	cJSON_AddNumberToObject(info, "durationMs", (double)(long long)(res->duration_ms * 1000) / 1000);
+	cJSON_AddNumberToObject(info, "durationMs",
+				(double)(long long)(res->duration_ms * 1000) / 1000);
 	cJSON_AddBoolToObject(info, "timedOut", res->timed_out);
 	cJSON_AddBoolToObject(info, "truncated", res->truncated);
 	cJSON_AddNumberToObject(info, "stdoutBytes", (double)res->out_len);
@@ -434,9 +439,9 @@ static void call_done(void *ud, const struct gw_call_result *res)
 }
 
 static const struct gw_call_events call_events = {
-	.on_stdout = call_stdout,
-	.on_stderr_line = call_stderr_line,
-	.on_done = call_done,
+    .on_stdout = call_stdout,
+    .on_stderr_line = call_stderr_line,
+    .on_done = call_done,
 };
 
 static void do_tools_call(struct gw_session *s, const struct gw_rpc_msg *m)

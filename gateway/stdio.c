@@ -132,7 +132,7 @@ static void feed(struct stdio_srv *srv, const char *data, size_t n)
 				srv->len += take;
 			}
 		}
-next:
+	next:
 		i += take;
 		if (!nl)
 			break;

@@ -243,7 +243,8 @@ int gw_tpl_expand(const struct gw_tpl *t, const struct gw_tpl_ctx *ctx, struct g
 			const cJSON *item;
 			cJSON_ArrayForEach(item, v)
 			{
-				if (cJSON_IsArray(item) || cJSON_IsObject(item) || cJSON_IsNull(item)) {
+				if (cJSON_IsArray(item) || cJSON_IsObject(item) ||
+				    cJSON_IsNull(item)) {
 					snprintf(err, errlen,
 						 "argument '%s': items must be strings, numbers or "
 						 "booleans",

@@ -7,12 +7,12 @@
 #include <stdbool.h>
 
 struct sbx_features {
-	int landlock_abi;         /* 0: Landlock unavailable */
-	int landlock_abi_real;    /* before a test-only TOOLCELL_PRETEND_LANDLOCK_ABI */
-	int landlock_errno;       /* why it is unavailable, when it is */
-	bool seccomp_filter;      /* SECCOMP_SET_MODE_FILTER with KILL_PROCESS and ERRNO */
-	bool pidfd_group_signal;  /* pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP), Linux 6.9 */
-	int user_namespaces;      /* 1 yes, 0 no, -1 not probed (needs a fork) */
+	int landlock_abi;	 /* 0: Landlock unavailable */
+	int landlock_abi_real;	 /* before a test-only TOOLCELL_PRETEND_LANDLOCK_ABI */
+	int landlock_errno;	 /* why it is unavailable, when it is */
+	bool seccomp_filter;	 /* SECCOMP_SET_MODE_FILTER with KILL_PROCESS and ERRNO */
+	bool pidfd_group_signal; /* pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP), Linux 6.9 */
+	int user_namespaces;	 /* 1 yes, 0 no, -1 not probed (needs a fork) */
 };
 
 /* Probes the kernel without creating processes. Never fails: what cannot be
@@ -25,8 +25,8 @@ void sbx_features_probe_userns(struct sbx_features *f);
 /* The lowest Landlock ABI toolcell runs tools on, and why (for messages). */
 #define SBX_LANDLOCK_ABI_MIN 6
 #define SBX_LANDLOCK_ABI_MIN_WHY                                                                   \
-	"ABI 3 to control truncate(2), ABI 4 to deny TCP, ABI 5 to control device ioctls "        \
-	"and ABI 6 to stop signals and abstract unix sockets reaching processes outside the "     \
+	"ABI 3 to control truncate(2), ABI 4 to deny TCP, ABI 5 to control device ioctls "         \
+	"and ABI 6 to stop signals and abstract unix sockets reaching processes outside the "      \
 	"call (Linux 6.12 or later)"
 
 #endif

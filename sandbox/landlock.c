@@ -57,8 +57,8 @@ int sbx_landlock_add(int ruleset_fd, const struct sbx_ll_rule *rules, size_t n, 
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ll_path_beneath_attr pb = {
-			.allowed_access = rules[i].access,
-			.parent_fd = rules[i].fd,
+		    .allowed_access = rules[i].access,
+		    .parent_fd = rules[i].fd,
 		};
 
 		/* An empty rule is refused by the kernel (ENOMSG); it grants nothing. */
@@ -124,9 +124,9 @@ int sbx_landlock_restrict(int ruleset_fd)
 void sbx_landlock_describe(uint64_t access, char *buf, size_t len)
 {
 	static const char *const names[] = {
-		"execute",   "write_file", "read_file",  "read_dir",   "remove_dir", "remove_file",
-		"make_char", "make_dir",   "make_reg",   "make_sock",  "make_fifo",  "make_block",
-		"make_sym",  "refer",      "truncate",   "ioctl_dev",
+	    "execute",	 "write_file", "read_file", "read_dir",	 "remove_dir", "remove_file",
+	    "make_char", "make_dir",   "make_reg",  "make_sock", "make_fifo",  "make_block",
+	    "make_sym",	 "refer",      "truncate",  "ioctl_dev",
 	};
 	size_t used = 0;
 

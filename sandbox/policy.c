@@ -10,45 +10,45 @@
 #include "sandbox/policy.h"
 
 const struct sbx_limits sbx_limits_default = {
-	.timeout_s = 30,
-	.cpu_s = 30,
-	.memory_mb = 512,
-	.processes = 64,
-	.open_files = 256,
-	.file_size_mb = 64,
-	.output_kb = 1024,
+    .timeout_s = 30,
+    .cpu_s = 30,
+    .memory_mb = 512,
+    .processes = 64,
+    .open_files = 256,
+    .file_size_mb = 64,
+    .output_kb = 1024,
 };
 
 /* What "@system" means. Deliberately not all of /etc: as root, /etc/shadow and
  * /etc/ssl/private are readable by uid 0 even without capabilities, so only the
  * files ordinary programs need to start and to print names are listed. */
 static const struct sbx_path_grant system_paths[] = {
-	{"/usr", SBX_READ | SBX_EXEC, "@system", true},
-	{"/bin", SBX_READ | SBX_EXEC, "@system", true},
-	{"/sbin", SBX_READ | SBX_EXEC, "@system", true},
-	{"/lib", SBX_READ | SBX_EXEC, "@system", true},
-	{"/lib32", SBX_READ | SBX_EXEC, "@system", true},
-	{"/lib64", SBX_READ | SBX_EXEC, "@system", true},
-	{"/libx32", SBX_READ | SBX_EXEC, "@system", true},
-	{"/etc/ld.so.cache", SBX_READ, "@system", true},
-	{"/etc/ld.so.conf", SBX_READ, "@system", true},
-	{"/etc/ld.so.conf.d", SBX_READ, "@system", true},
-	{"/etc/alternatives", SBX_READ, "@system", true},
-	{"/etc/localtime", SBX_READ, "@system", true},
-	{"/etc/timezone", SBX_READ, "@system", true},
-	{"/etc/passwd", SBX_READ, "@system", true},
-	{"/etc/group", SBX_READ, "@system", true},
-	{"/etc/nsswitch.conf", SBX_READ, "@system", true},
-	{"/etc/locale.alias", SBX_READ, "@system", true},
-	{"/etc/mime.types", SBX_READ, "@system", true},
-	{"/etc/magic", SBX_READ, "@system", true},
-	{"/etc/gitconfig", SBX_READ, "@system", true},
-	{"/etc/ssl/certs", SBX_READ, "@system", true},
-	{"/dev/null", SBX_READ | SBX_WRITE, "@system", true},
-	{"/dev/zero", SBX_READ, "@system", true},
-	{"/dev/full", SBX_READ | SBX_WRITE, "@system", true},
-	{"/dev/random", SBX_READ, "@system", true},
-	{"/dev/urandom", SBX_READ, "@system", true},
+    {"/usr", SBX_READ | SBX_EXEC, "@system", true},
+    {"/bin", SBX_READ | SBX_EXEC, "@system", true},
+    {"/sbin", SBX_READ | SBX_EXEC, "@system", true},
+    {"/lib", SBX_READ | SBX_EXEC, "@system", true},
+    {"/lib32", SBX_READ | SBX_EXEC, "@system", true},
+    {"/lib64", SBX_READ | SBX_EXEC, "@system", true},
+    {"/libx32", SBX_READ | SBX_EXEC, "@system", true},
+    {"/etc/ld.so.cache", SBX_READ, "@system", true},
+    {"/etc/ld.so.conf", SBX_READ, "@system", true},
+    {"/etc/ld.so.conf.d", SBX_READ, "@system", true},
+    {"/etc/alternatives", SBX_READ, "@system", true},
+    {"/etc/localtime", SBX_READ, "@system", true},
+    {"/etc/timezone", SBX_READ, "@system", true},
+    {"/etc/passwd", SBX_READ, "@system", true},
+    {"/etc/group", SBX_READ, "@system", true},
+    {"/etc/nsswitch.conf", SBX_READ, "@system", true},
+    {"/etc/locale.alias", SBX_READ, "@system", true},
+    {"/etc/mime.types", SBX_READ, "@system", true},
+    {"/etc/magic", SBX_READ, "@system", true},
+    {"/etc/gitconfig", SBX_READ, "@system", true},
+    {"/etc/ssl/certs", SBX_READ, "@system", true},
+    {"/dev/null", SBX_READ | SBX_WRITE, "@system", true},
+    {"/dev/zero", SBX_READ, "@system", true},
+    {"/dev/full", SBX_READ | SBX_WRITE, "@system", true},
+    {"/dev/random", SBX_READ, "@system", true},
+    {"/dev/urandom", SBX_READ, "@system", true},
 };
 
 const struct sbx_path_grant *sbx_system_paths(size_t *n)
@@ -81,12 +81,13 @@ int sbx_policy_supported(const struct sbx_features *f, char *err, size_t errlen)
 {
 	if (f->landlock_abi < SBX_LANDLOCK_ABI_MIN) {
 		if (f->landlock_abi == 0)
-			snprintf(err, errlen,
-				 "Landlock is not available on this kernel (%s); toolcell needs "
-				 "Landlock ABI %d: %s. Boot a kernel with CONFIG_SECURITY_LANDLOCK=y "
-				 "and \"landlock\" in the lsm= list",
-				 strerror(f->landlock_errno), SBX_LANDLOCK_ABI_MIN,
-				 SBX_LANDLOCK_ABI_MIN_WHY);
+			snprintf(
+			    err, errlen,
+			    "Landlock is not available on this kernel (%s); toolcell needs "
+			    "Landlock ABI %d: %s. Boot a kernel with CONFIG_SECURITY_LANDLOCK=y "
+			    "and \"landlock\" in the lsm= list",
+			    strerror(f->landlock_errno), SBX_LANDLOCK_ABI_MIN,
+			    SBX_LANDLOCK_ABI_MIN_WHY);
 		else
 			snprintf(err, errlen,
 				 "this kernel has Landlock ABI %d; toolcell needs ABI %d: %s",
@@ -94,9 +95,10 @@ int sbx_policy_supported(const struct sbx_features *f, char *err, size_t errlen)
 		return -EOPNOTSUPP;
 	}
 	if (!f->seccomp_filter) {
-		snprintf(err, errlen,
-			 "seccomp filters are not available on this kernel (CONFIG_SECCOMP_FILTER); "
-			 "toolcell needs them to deny namespaces, mount, ptrace, bpf and io_uring");
+		snprintf(
+		    err, errlen,
+		    "seccomp filters are not available on this kernel (CONFIG_SECCOMP_FILTER); "
+		    "toolcell needs them to deny namespaces, mount, ptrace, bpf and io_uring");
 		return -EOPNOTSUPP;
 	}
 	return 0;

@@ -45,11 +45,11 @@ const struct sbx_path_grant *sbx_system_paths(size_t *n);
 uint64_t sbx_access_rights(unsigned access, bool is_dir);
 
 struct sbx_policy {
-	int abi;                   /* Landlock ABI the ruleset is built for */
+	int abi;		   /* Landlock ABI the ruleset is built for */
 	struct sbx_ll_rule *rules; /* static rules; fds owned */
-	char **rule_paths;         /* resolved path of each rule, for explain */
+	char **rule_paths;	   /* resolved path of each rule, for explain */
 	size_t nrules;
-	int ruleset_fd;            /* all static rules; reused by calls without per-call rules */
+	int ruleset_fd; /* all static rules; reused by calls without per-call rules */
 	const struct sbx_filter *filter; /* borrowed: one program shared by all tools */
 	struct sbx_limits limits;
 };

@@ -27,47 +27,93 @@
 
 /* Denied outright with EPERM. Grouped by the attack each group stops. */
 static const char *const denied[] = {
-	/* Filesystem namespace changes: a tool could mount over a granted path or
-	 * pivot out of what Landlock confines (mount also needs caps; defence in
-	 * depth for the root gateway and for user namespaces). */
-	"mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
-	"fsconfig", "fsmount", "fspick", "mount_setattr",
-	/* New namespaces: the door to root-in-a-namespace kernel attack surface. */
-	"unshare", "setns",
-	/* Debugging and reading other processes' memory. */
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-	/* Escaping the call's process group, so the kill at the end of the call
-	 * reaches every descendant (double-forked daemons included). */
-	"setsid", "setpgid",
-	/* Kernel attack surface with a long CVE history. */
-	"bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-	"io_uring_register", "keyctl", "add_key", "request_key", "fanotify_init",
-	"open_by_handle_at", "name_to_handle_at", "lookup_dcookie", "vm86", "vm86old",
-	"modify_ldt", "uselib", "quotactl", "quotactl_fd", "nfsservctl",
-	/* Whole-system effects. */
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"reboot", "swapon", "swapoff", "acct", "syslog", "iopl", "ioperm", "vhangup",
-	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
-	"setdomainname",
+    /* Filesystem namespace changes: a tool could mount over a granted path or
+     * pivot out of what Landlock confines (mount also needs caps; defence in
+     * depth for the root gateway and for user namespaces). */
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    /* New namespaces: the door to root-in-a-namespace kernel attack surface. */
+    "unshare",
+    "setns",
+    /* Debugging and reading other processes' memory. */
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    /* Escaping the call's process group, so the kill at the end of the call
+     * reaches every descendant (double-forked daemons included). */
+    "setsid",
+    "setpgid",
+    /* Kernel attack surface with a long CVE history. */
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "fanotify_init",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "lookup_dcookie",
+    "vm86",
+    "vm86old",
+    "modify_ldt",
+    "uselib",
+    "quotactl",
+    "quotactl_fd",
+    "nfsservctl",
+    /* Whole-system effects. */
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "syslog",
+    "iopl",
+    "ioperm",
+    "vhangup",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
 };
 
 static const char *const description[] = {
-	"architecture: anything but the native ABI (i386 via int 0x80, x32) kills the process",
-	"denied (EPERM): mount umount2 pivot_root chroot move_mount open_tree fsopen fsconfig "
-	"fsmount fspick mount_setattr",
-	"denied (EPERM): unshare setns, and clone with any CLONE_NEW* flag or CLONE_PARENT",
-	"denied (ENOSYS): clone3, so libc falls back to clone whose flags can be checked",
-	"denied (EPERM): ptrace process_vm_readv process_vm_writev kcmp pidfd_getfd",
-	"denied (EPERM): setsid setpgid (the call's process group must hold every descendant)",
-	"denied (EPERM): bpf perf_event_open userfaultfd io_uring_* keyctl add_key request_key "
-	"fanotify_init open_by_handle_at name_to_handle_at lookup_dcookie vm86 modify_ldt uselib "
-	"quotactl nfsservctl",
-	"denied (EPERM): kexec_* *_module reboot swapon swapoff acct syslog iopl ioperm vhangup "
-	"settimeofday clock_settime clock_adjtime adjtimex sethostname setdomainname",
-	"denied (EPERM): personality changes (only the query personality(0xffffffff) is allowed)",
-	"denied (EPERM): ioctl TIOCSTI and TIOCLINUX (typing into the controlling terminal)",
-	"denied (EAFNOSUPPORT): socket() of any family but AF_UNIX (no IP, netlink, packet, ...)",
-	NULL,
+    "architecture: anything but the native ABI (i386 via int 0x80, x32) kills the process",
+    "denied (EPERM): mount umount2 pivot_root chroot move_mount open_tree fsopen fsconfig "
+    "fsmount fspick mount_setattr",
+    "denied (EPERM): unshare setns, and clone with any CLONE_NEW* flag or CLONE_PARENT",
+    "denied (ENOSYS): clone3, so libc falls back to clone whose flags can be checked",
+    "denied (EPERM): ptrace process_vm_readv process_vm_writev kcmp pidfd_getfd",
+    "denied (EPERM): setsid setpgid (the call's process group must hold every descendant)",
+    "denied (EPERM): bpf perf_event_open userfaultfd io_uring_* keyctl add_key request_key "
+    "fanotify_init open_by_handle_at name_to_handle_at lookup_dcookie vm86 modify_ldt uselib "
+    "quotactl nfsservctl",
+    "denied (EPERM): kexec_* *_module reboot swapon swapoff acct syslog iopl ioperm vhangup "
+    "settimeofday clock_settime clock_adjtime adjtimex sethostname setdomainname",
+    "denied (EPERM): personality changes (only the query personality(0xffffffff) is allowed)",
+    "denied (EPERM): ioctl TIOCSTI and TIOCLINUX (typing into the controlling terminal)",
+    "denied (EAFNOSUPPORT): socket() of any family but AF_UNIX (no IP, netlink, packet, ...)",
+    NULL,
 };
 
 const char *const *sbx_filter_describe(void)
@@ -78,8 +124,8 @@ const char *const *sbx_filter_describe(void)
 static int add_rules(scmp_filter_ctx ctx)
 {
 	static const uint64_t clone_flags[] = {
-		CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER, CLONE_NEWPID,
-		CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_PARENT,
+	    CLONE_NEWNS,  CLONE_NEWUTS,	   CLONE_NEWIPC,  CLONE_NEWUSER, CLONE_NEWPID,
+	    CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_PARENT,
 	};
 	int r;
 

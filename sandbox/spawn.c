@@ -41,23 +41,24 @@
 #define CHILD_STACK_SIZE (256 * 1024)
 
 static const char *const step_names[] = {
-	[SBX_STEP_SIGNALS] = "resetting signals",
-	[SBX_STEP_SESSION] = "creating a new session",
-	[SBX_STEP_PDEATHSIG] = "setting the parent-death signal",
-	[SBX_STEP_STDIO] = "setting up stdin/stdout/stderr",
-	[SBX_STEP_CWD] = "changing to the working directory",
-	[SBX_STEP_RLIMITS] = "setting resource limits",
-	[SBX_STEP_FDS] = "closing inherited file descriptors",
-	[SBX_STEP_CAPS] = "dropping capabilities",
-	[SBX_STEP_NO_NEW_PRIVS] = "setting no_new_privs",
-	[SBX_STEP_LANDLOCK] = "enforcing the Landlock ruleset",
-	[SBX_STEP_SECCOMP] = "loading the seccomp filter",
-	[SBX_STEP_EXEC] = "executing the program",
+    [SBX_STEP_SIGNALS] = "resetting signals",
+    [SBX_STEP_SESSION] = "creating a new session",
+    [SBX_STEP_PDEATHSIG] = "setting the parent-death signal",
+    [SBX_STEP_STDIO] = "setting up stdin/stdout/stderr",
+    [SBX_STEP_CWD] = "changing to the working directory",
+    [SBX_STEP_RLIMITS] = "setting resource limits",
+    [SBX_STEP_FDS] = "closing inherited file descriptors",
+    [SBX_STEP_CAPS] = "dropping capabilities",
+    [SBX_STEP_NO_NEW_PRIVS] = "setting no_new_privs",
+    [SBX_STEP_LANDLOCK] = "enforcing the Landlock ruleset",
+    [SBX_STEP_SECCOMP] = "loading the seccomp filter",
+    [SBX_STEP_EXEC] = "executing the program",
 };
 
 const char *sbx_step_name(int step)
 {
-	if (step > 0 && step < (int)(sizeof(step_names) / sizeof(step_names[0])) && step_names[step])
+	if (step > 0 && step < (int)(sizeof(step_names) / sizeof(step_names[0])) &&
+	    step_names[step])
 		return step_names[step];
 	return "unknown step";
 }
@@ -124,8 +125,8 @@ static int drop_capabilities(void)
 	 * needs CAP_SETPCAP, so it comes before the capability sets are emptied. */
 	if (prctl(PR_SET_SECUREBITS,
 		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-			  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-			  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+		      SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+		      SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
 		  0, 0, 0) < 0)
 		return -1;
 	/* Empty the bounding set so that no file capability or setuid-root binary

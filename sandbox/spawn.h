@@ -10,14 +10,14 @@
 #include "sandbox/policy.h"
 
 struct sbx_spawn_req {
-	const char *file;      /* absolute path of the program */
-	char *const *argv;     /* NULL-terminated */
-	char *const *envp;     /* NULL-terminated; exactly the tool's environment */
-	const char *cwd;       /* NULL: the gateway's */
-	int stdin_fd;          /* borrowed; all three must be >= 3, moved to 0, 1, 2 */
+	const char *file;  /* absolute path of the program */
+	char *const *argv; /* NULL-terminated */
+	char *const *envp; /* NULL-terminated; exactly the tool's environment */
+	const char *cwd;   /* NULL: the gateway's */
+	int stdin_fd;	   /* borrowed; all three must be >= 3, moved to 0, 1, 2 */
 	int stdout_fd;
 	int stderr_fd;
-	int ruleset_fd;        /* borrowed Landlock ruleset */
+	int ruleset_fd; /* borrowed Landlock ruleset */
 	const struct sbx_filter *filter;
 	const struct sbx_limits *limits;
 	unsigned long nproc_base; /* processes the uid already has (RLIMIT_NPROC is per uid) */
@@ -47,8 +47,8 @@ struct sbx_spawn_error {
 const char *sbx_step_name(int step);
 
 struct sbx_child {
-	pid_t pid;  /* also the process group and session id of the call */
-	int pidfd;  /* owned, close-on-exec; readable once the child exits */
+	pid_t pid; /* also the process group and session id of the call */
+	int pidfd; /* owned, close-on-exec; readable once the child exits */
 };
 
 /* Starts the program. Returns 0 with *child filled (the caller reaps it with
@@ -56,7 +56,8 @@ struct sbx_child {
  * child failed before exec: *err then says at which step and why (the child has
  * been reaped already). Not async-signal-safe; must not run concurrently in
  * two threads (the child stack is per thread). */
-int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct sbx_spawn_error *err);
+int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child,
+	      struct sbx_spawn_error *err);
 
 /* SIGKILLs the call's whole process group. Only valid before the leader is
  * reaped: the unreaped zombie keeps its pid, and so the group id, from being

@@ -37,40 +37,44 @@ static void test_kinds(void **state)
 	char *raw = NULL, msg[256];
 
 	(void)state;
-	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &m, &raw, msg), 0);
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", &m, &raw, msg),
+			 0);
 	assert_int_equal(m.kind, GW_RPC_REQUEST);
 	assert_string_equal(m.method, "ping");
 	assert_string_equal(m.id_raw, "1");
 	assert_null(m.params);
 	gw_rpc_msg_free(&m);
 
-	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &m,
-			       &raw, msg),
-			 0);
+	assert_int_equal(
+	    parse("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &m, &raw, msg),
+	    0);
 	assert_int_equal(m.kind, GW_RPC_NOTIFICATION);
 	assert_null(m.id_raw);
 	gw_rpc_msg_free(&m);
 
-	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"result\":{}}", &m, &raw, msg), 0);
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"result\":{}}", &m, &raw, msg),
+			 0);
 	assert_int_equal(m.kind, GW_RPC_RESPONSE);
 	gw_rpc_msg_free(&m);
 }
 
 static void test_ids_echoed_exactly(void **state)
 {
-	static const char *const ids[] = {"3.50", "-0", "1e3", "\"caf\\u00e9\"", "\"\"",
-					  "12345678901234567890123"};
+	static const char *const ids[] = {"3.50",	    "-0",   "1e3",
+					  "\"caf\\u00e9\"", "\"\"", "12345678901234567890123"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		char in[256], want[256];
 		struct gw_rpc_msg m;
 		char *raw = NULL, msg[256];
 
-		snprintf(in, sizeof(in), "{\"jsonrpc\":\"2.0\",\"id\": %s ,\"method\":\"x\"}", ids[i]);
+		snprintf(in, sizeof(in), "{\"jsonrpc\":\"2.0\",\"id\": %s ,\"method\":\"x\"}",
+			 ids[i]);
 		assert_int_equal(parse(in, &m, &raw, msg), 0);
 		assert_string_equal(m.id_raw, ids[i]);
 		char *out = gw_rpc_result(m.id_raw, cJSON_CreateObject());
-		snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}", ids[i]);
+		snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}",
+			 ids[i]);
 		assert_string_equal(out, want);
 		free(out);
 		gw_rpc_msg_free(&m);
@@ -140,11 +144,9 @@ static void test_encoders(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kinds),
-		cmocka_unit_test(test_ids_echoed_exactly),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_deep_nesting),
-		cmocka_unit_test(test_encoders),
+	    cmocka_unit_test(test_kinds),    cmocka_unit_test(test_ids_echoed_exactly),
+	    cmocka_unit_test(test_errors),   cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_encoders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

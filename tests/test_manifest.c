@@ -15,14 +15,16 @@ static const struct gw_load_opts pure = {.workspace = "/ws", .compile = false};
 
 /* A valid manifest with one line replaced, to put errors at known places. */
 static const char *const base[] = {
-	"{",                                                                  /* 1 */
-	"  \"name\": \"t\",",                                                 /* 2 */
-	"  \"description\": \"d\",",                                          /* 3 */
-	"  \"inputSchema\": {\"type\": \"object\", \"properties\": {\"path\": {\"type\": \"string\"}, \"n\": {\"type\": \"integer\"}, \"files\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}}},", /* 4 */
-	"  \"command\": [\"/usr/bin/cat\", \"--\", \"{path}\"],",             /* 5 */
-	"  \"env\": {\"LANG\": \"C\"},",                                      /* 6 */
-	"  \"grants\": {\"read\": [\"@system\", \"{workspace}\"], \"exec\": [\"@system\"]}", /* 7 */
-	"}",                                                                  /* 8 */
+    "{",			 /* 1 */
+    "  \"name\": \"t\",",	 /* 2 */
+    "  \"description\": \"d\",", /* 3 */
+    "  \"inputSchema\": {\"type\": \"object\", \"properties\": {\"path\": {\"type\": \"string\"}, "
+    "\"n\": {\"type\": \"integer\"}, \"files\": {\"type\": \"array\", \"items\": {\"type\": "
+    "\"string\"}}}},",									 /* 4 */
+    "  \"command\": [\"/usr/bin/cat\", \"--\", \"{path}\"],",				 /* 5 */
+    "  \"env\": {\"LANG\": \"C\"},",							 /* 6 */
+    "  \"grants\": {\"read\": [\"@system\", \"{workspace}\"], \"exec\": [\"@system\"]}", /* 7 */
+    "}",										 /* 8 */
 };
 
 static int load_with(int line, const char *replacement, struct gw_diag *d, struct gw_tool **t)
@@ -84,18 +86,20 @@ static void test_valid(void **state)
 static void test_unknown_and_duplicate_keys(void **state)
 {
 	(void)state;
-	expect_errors(2, "  \"name\": \"t\", \"nmae\": 1,",
-		      (const char *const[]){
-			      "m.json:2:16: unknown key \"nmae\" (known keys: name, title, description, "
-			      "inputSchema, outputSchema, annotations, command, stdin, cwd, env, output, "
-			      "grants)",
-			      NULL});
+	expect_errors(
+	    2, "  \"name\": \"t\", \"nmae\": 1,",
+	    (const char *const[]){
+		"m.json:2:16: unknown key \"nmae\" (known keys: name, title, description, "
+		"inputSchema, outputSchema, annotations, command, stdin, cwd, env, output, "
+		"grants)",
+		NULL});
 	expect_errors(2, "  \"name\": \"t\", \"name\": \"u\",",
 		      (const char *const[]){"m.json:2:16: duplicate key \"name\"", NULL});
-	expect_errors(7, "  \"grants\": {\"read\": [], \"Read\": []}",
-		      (const char *const[]){"m.json:7:26: grants: unknown key \"Read\" (known keys: "
-					    "read, write, exec, net, listen, limits)",
-					    NULL});
+	expect_errors(
+	    7, "  \"grants\": {\"read\": [], \"Read\": []}",
+	    (const char *const[]){"m.json:7:26: grants: unknown key \"Read\" (known keys: "
+				  "read, write, exec, net, listen, limits)",
+				  NULL});
 }
 
 static void test_types_and_names(void **state)
@@ -105,11 +109,12 @@ static void test_types_and_names(void **state)
 		      (const char *const[]){"m.json:2:11: name \"bad name!\" is not a valid tool "
 					    "name: 1 to 128 of A-Z a-z 0-9 _ . -",
 					    NULL});
-	expect_errors(3, "  \"title\": 5,",
-		      (const char *const[]){"m.json:3:12: title must be a string, not a number",
-					    "m.json:1:1: missing \"description\": the model chooses "
-					    "tools by their description",
-					    NULL});
+	expect_errors(
+	    3, "  \"title\": 5,",
+	    (const char *const[]){"m.json:3:12: title must be a string, not a number",
+				  "m.json:1:1: missing \"description\": the model chooses "
+				  "tools by their description",
+				  NULL});
 	expect_errors(5, "  \"command\": [\"cat\", \"{path}\"],",
 		      (const char *const[]){"m.json:5:15: command[0] must be the absolute path of "
 					    "the program, without placeholders (toolcell does not "
@@ -117,7 +122,8 @@ static void test_types_and_names(void **state)
 					    NULL});
 	expect_errors(6, "  \"env\": {\"1X\": \"C\", \"Y\": 2},",
 		      (const char *const[]){"m.json:6:11: env: \"1X\" is not a valid variable name",
-					    "m.json:6:27: env.Y must be a string, not a number", NULL});
+					    "m.json:6:27: env.Y must be a string, not a number",
+					    NULL});
 }
 
 static void test_placeholders(void **state)
@@ -128,22 +134,24 @@ static void test_placeholders(void **state)
 					    "it is not {workspace}, {tmp} or a property of "
 					    "inputSchema",
 					    NULL});
-	expect_errors(5, "  \"command\": [\"/usr/bin/cat\", \"-f{files}\"],",
-		      (const char *const[]){"m.json:5:31: command[1]: placeholder {files} may be an "
-					    "array or object; only a whole command element can take "
-					    "an array (declare a scalar \"type\")",
-					    NULL});
+	expect_errors(
+	    5, "  \"command\": [\"/usr/bin/cat\", \"-f{files}\"],",
+	    (const char *const[]){"m.json:5:31: command[1]: placeholder {files} may be an "
+				  "array or object; only a whole command element can take "
+				  "an array (declare a scalar \"type\")",
+				  NULL});
 	expect_errors(7, "  \"grants\": {\"write\": [\"{n}\"]}",
 		      (const char *const[]){"m.json:7:24: grants.write[0]: placeholder {n} in a "
 					    "grant path needs \"type\": \"string\" in inputSchema",
 					    NULL});
-	expect_errors(7, "  \"grants\": {\"write\": [\"@system\", \"rel/dir\"]}",
-		      (const char *const[]){
-			      "m.json:7:24: grants.write[0]: @system is read-only; it can be granted in "
-			      "\"read\" and \"exec\" only",
-			      "m.json:7:35: grants.write[1]: \"rel/dir\" must be an absolute path, "
-			      "@system, or start with {workspace}, {tmp} or an argument placeholder",
-			      NULL});
+	expect_errors(
+	    7, "  \"grants\": {\"write\": [\"@system\", \"rel/dir\"]}",
+	    (const char *const[]){
+		"m.json:7:24: grants.write[0]: @system is read-only; it can be granted in "
+		"\"read\" and \"exec\" only",
+		"m.json:7:35: grants.write[1]: \"rel/dir\" must be an absolute path, "
+		"@system, or start with {workspace}, {tmp} or an argument placeholder",
+		NULL});
 }
 
 static void test_grants(void **state)
@@ -157,10 +165,10 @@ static void test_grants(void **state)
 					    NULL});
 	expect_errors(7, "  \"grants\": {\"limits\": {\"timeout_s\": 0, \"cpu\": 1}}",
 		      (const char *const[]){
-			      "m.json:7:41: grants.limits: unknown key \"cpu\" (known keys: timeout_s, "
-			      "cpu_s, memory_mb, processes, open_files, file_size_mb, output_kb)",
-			      "m.json:7:38: grants.limits.timeout_s must be an integer from 1 to 86400",
-			      NULL});
+			  "m.json:7:41: grants.limits: unknown key \"cpu\" (known keys: timeout_s, "
+			  "cpu_s, memory_mb, processes, open_files, file_size_mb, output_kb)",
+			  "m.json:7:38: grants.limits.timeout_s must be an integer from 1 to 86400",
+			  NULL});
 }
 
 static void test_json_errors(void **state)
@@ -168,8 +176,7 @@ static void test_json_errors(void **state)
 	(void)state;
 	expect_errors(3, "  \"description\": \"d\",,",
 		      (const char *const[]){"m.json:3:22: expected string key in object", NULL});
-	expect_errors(8, "",
-		      (const char *const[]){"m.json:9:1: unexpected end of input", NULL});
+	expect_errors(8, "", (const char *const[]){"m.json:9:1: unexpected end of input", NULL});
 }
 
 static void test_dynamic_grants_and_tmp(void **state)
@@ -230,24 +237,24 @@ static void test_fail_closed(void **state)
 	assert_int_equal(gw_tool_load("f.json", text, strlen(text), &opts, &t, &d), -22);
 	assert_int_equal(d.n, 1);
 	printf("  got: %s\n", d.msgs[0]);
-	assert_string_equal(d.msgs[0],
-			    "f.json:1:87: tool 't' refused: this kernel has Landlock ABI 5; toolcell "
-			    "needs ABI 6: " SBX_LANDLOCK_ABI_MIN_WHY);
+	assert_string_equal(
+	    d.msgs[0], "f.json:1:87: tool 't' refused: this kernel has Landlock ABI 5; toolcell "
+		       "needs ABI 6: " SBX_LANDLOCK_ABI_MIN_WHY);
 	gw_diag_free(&d);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_unknown_and_duplicate_keys),
-		cmocka_unit_test(test_types_and_names),
-		cmocka_unit_test(test_placeholders),
-		cmocka_unit_test(test_grants),
-		cmocka_unit_test(test_json_errors),
-		cmocka_unit_test(test_dynamic_grants_and_tmp),
-		cmocka_unit_test(test_bundled_and_duplicates),
-		cmocka_unit_test(test_fail_closed),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_unknown_and_duplicate_keys),
+	    cmocka_unit_test(test_types_and_names),
+	    cmocka_unit_test(test_placeholders),
+	    cmocka_unit_test(test_grants),
+	    cmocka_unit_test(test_json_errors),
+	    cmocka_unit_test(test_dynamic_grants_and_tmp),
+	    cmocka_unit_test(test_bundled_and_duplicates),
+	    cmocka_unit_test(test_fail_closed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

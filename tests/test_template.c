@@ -102,10 +102,10 @@ static void test_uses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_literal),
-		cmocka_unit_test(test_whole),
-		cmocka_unit_test(test_embedded),
-		cmocka_unit_test(test_uses),
+	    cmocka_unit_test(test_literal),
+	    cmocka_unit_test(test_whole),
+	    cmocka_unit_test(test_embedded),
+	    cmocka_unit_test(test_uses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,13 +26,14 @@ static void test_sanitize(void **state)
 {
 	(void)state;
 	check("plain", 5, "plain");
-	check("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 14, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+	check("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 14,
+	      "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
 	check("\xFF", 1, FFFD);
 	check("a\0b", 3, "a" FFFD "b");
-	check("\xC0\xAF", 2, FFFD FFFD);             /* overlong '/' */
-	check("\xED\xA0\x80", 3, FFFD FFFD FFFD);     /* UTF-16 surrogate */
+	check("\xC0\xAF", 2, FFFD FFFD);		   /* overlong '/' */
+	check("\xED\xA0\x80", 3, FFFD FFFD FFFD);	   /* UTF-16 surrogate */
 	check("\xF4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD); /* above U+10FFFF */
-	check("\xE2\x82", 2, FFFD FFFD);             /* cut short, no hold */
+	check("\xE2\x82", 2, FFFD FFFD);		   /* cut short, no hold */
 }
 
 static void test_hold(void **state)
@@ -70,9 +71,9 @@ static void test_every_byte(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sanitize),
-		cmocka_unit_test(test_hold),
-		cmocka_unit_test(test_every_byte),
+	    cmocka_unit_test(test_sanitize),
+	    cmocka_unit_test(test_hold),
+	    cmocka_unit_test(test_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
