@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -167,11 +166,13 @@ static int add_rules(scmp_filter_ctx ctx)
 			     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, 0x541C /* TIOCLINUX */));
 	if (r < 0)
 		return r;
-	/* Only AF_UNIX sockets: Landlock does not see UDP, raw, packet, netlink,
-	 * vsock or alg sockets, so they are refused before they exist. Values
-	 * with garbage in the upper 32 bits compare as large and are refused too. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-			     SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+	/* No socket() at all: Landlock does not see UDP, raw, packet, netlink,
+	 * vsock or alg sockets, and up to ABI 7 it does not see connect(2) to a
+	 * pathname unix socket either, so /run/docker.sock, the system bus or a
+	 * user's session bus (which starts any command for whoever talks to it)
+	 * would be reachable. socketpair(2) is a separate call and keeps working
+	 * for tools that talk to their own children. */
+	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 0);
 	return r;
 }
 

@@ -120,22 +120,27 @@ static int drop_capabilities(void)
 	if (getuid() != 0 && geteuid() != 0 && data[0].permitted == 0 && data[1].permitted == 0 &&
 	    data[0].inheritable == 0 && data[1].inheritable == 0)
 		return 0;
-	/* A root gateway: keep uid 0 from meaning "all capabilities" again at
-	 * execve (SECBIT_NOROOT) and lock that, so the tool cannot undo it. This
-	 * needs CAP_SETPCAP, so it comes before the capability sets are emptied. */
-	if (prctl(PR_SET_SECUREBITS,
-		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-		      SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-		      SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
-		  0, 0, 0) < 0)
-		return -1;
-	/* Empty the bounding set so that no file capability or setuid-root binary
-	 * can hand anything back, even if no_new_privs were somehow bypassed. */
-	for (unsigned long cap = 0; cap < 64; cap++) {
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-			if (errno == EINVAL)
-				break; /* past CAP_LAST_CAP */
+	/* With CAP_SETPCAP (a root gateway): keep uid 0 from meaning "all
+	 * capabilities" again at execve (SECBIT_NOROOT), lock that so the tool
+	 * cannot undo it, and empty the bounding set so no file capability or
+	 * setuid-root binary can hand anything back. These need CAP_SETPCAP, so
+	 * they come before the sets are emptied. Without it (a gateway holding
+	 * some other capability) they cannot be done, and need not be: emptying
+	 * the permitted set below, with no_new_privs set before execve, leaves
+	 * execve nothing to grant, root or not. */
+	if (data[0].effective & (1U << CAP_SETPCAP)) {
+		if (prctl(PR_SET_SECUREBITS,
+			  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+				  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+				  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+			  0, 0, 0) < 0)
 			return -1;
+		for (unsigned long cap = 0; cap < 64; cap++) {
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+				if (errno == EINVAL)
+					break; /* past CAP_LAST_CAP */
+				return -1;
+			}
 		}
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)

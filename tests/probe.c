@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +83,23 @@ int main(int argc, char **argv)
 		return report(execl(a, a, (char *)NULL));
 	if (strcmp(what, "socket") == 0)
 		return report(socket(family(a), strcmp(b, "dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM, 0));
+	if (strcmp(what, "connect") == 0) {
+		/* A unix stream socket to path a; "@name" is an abstract address. */
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		size_t n = strlen(a);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0)
+			return report(-1);
+		if (n >= sizeof(sa.sun_path)) {
+			errno = ENAMETOOLONG;
+			return report(-1);
+		}
+		memcpy(sa.sun_path, a, n);
+		if (a[0] == '@')
+			sa.sun_path[0] = '\0';
+		return report(connect(fd, (struct sockaddr *)&sa,
+				      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)));
+	}
 	if (strcmp(what, "socketpair") == 0) {
 		int sv[2];
 		return report(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
@@ -101,6 +120,18 @@ int main(int argc, char **argv)
 		return report(syscall(__NR_keyctl, 0, 0, 0, 0, 0));
 	if (strcmp(what, "setsid") == 0)
 		return report(setsid());
+	if (strcmp(what, "setsid-child") == 0) {
+		/* The probe already leads its session, so its own setsid() fails
+		 * with EPERM whatever the filter says; a child leads nothing, so
+		 * only the filter can refuse it. The child prints the outcome. */
+		int st;
+		pid_t p = fork();
+		if (p == 0)
+			_exit(report(setsid()));
+		if (p < 0 || waitpid(p, &st, 0) < 0)
+			return report(-1);
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	}
 	if (strcmp(what, "clone3") == 0)
 		return report(syscall(__NR_clone3, NULL, 0));
 	if (strcmp(what, "clone-newns") == 0) {
@@ -112,6 +143,17 @@ int main(int argc, char **argv)
 			waitpid((pid_t)r, NULL, 0);
 		return report(r);
 	}
+	if (strcmp(what, "clone-newuser") == 0) {
+		/* Needs no capability, unlike CLONE_NEWNS: only the filter stops it. */
+		long r = syscall(__NR_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+		if (r == 0)
+			_exit(0);
+		if (r > 0)
+			waitpid((pid_t)r, NULL, 0);
+		return report(r);
+	}
+	if (strcmp(what, "personality-query") == 0)
+		return report(syscall(__NR_personality, 0xffffffffUL));
 	if (strcmp(what, "personality") == 0)
 		return report(syscall(__NR_personality, 0x0040000 /* ADDR_NO_RANDOMIZE */));
 	if (strcmp(what, "x32") == 0)
@@ -163,6 +205,15 @@ int main(int argc, char **argv)
 		getrlimit(res, &rl);
 		printf("ok %llu\n", (unsigned long long)rl.rlim_max);
 		return 0;
+	}
+	if (strcmp(what, "fork") == 0) {
+		/* One more process, gone at once: RLIMIT_NPROC is checked here. */
+		pid_t p = fork();
+		if (p == 0)
+			_exit(0);
+		if (p > 0)
+			waitpid(p, NULL, 0);
+		return report(p);
 	}
 	if (strcmp(what, "daemon") == 0) {
 		/* Double fork, then the grandchild lives on; prints its pid. */
