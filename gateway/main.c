@@ -464,7 +464,8 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 		       t->dyn[i].in_tmp ? "{tmp}" : "the workspace");
 		free(s);
 	}
-	printf("\nnetwork   none: seccomp refuses every socket family but AF_UNIX%s\n",
+	printf("\nnetwork   none: seccomp refuses socket() for every family, unix included "
+	       "(socketpair works)%s\n",
 	       p->abi >= 4 ? "; Landlock denies TCP" : "");
 	printf("\nseccomp   native architecture only; default allow, then:\n");
 	for (const char *const *d = sbx_filter_describe(); *d; d++)
@@ -614,8 +615,8 @@ static int cmd_probe(void)
 	       f.landlock_abi >= 6 ? "confined to the call" : "NOT confined");
 	printf("seccomp filters    %s\n", f.seccomp_filter
 					      ? "yes: namespaces, mount, ptrace, bpf, "
-						"io_uring, ... denied; non-unix sockets "
-						"refused; 32-bit/x32 ABIs kill"
+						"io_uring, ... denied; socket() of every "
+						"family refused; 32-bit/x32 ABIs kill"
 					      : "NOT available");
 	printf("user namespaces    %s\n", f.user_namespaces > 0
 					      ? "available (not needed by this version)"

@@ -82,7 +82,8 @@ int main(int argc, char **argv)
 	if (strcmp(what, "exec") == 0)
 		return report(execl(a, a, (char *)NULL));
 	if (strcmp(what, "socket") == 0)
-		return report(socket(family(a), strcmp(b, "dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM, 0));
+		return report(
+		    socket(family(a), strcmp(b, "dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM, 0));
 	if (strcmp(what, "connect") == 0) {
 		/* A unix stream socket to path a; "@name" is an abstract address. */
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -197,11 +198,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(what, "rlimit") == 0) {
 		struct rlimit rl;
-		int res = strcmp(a, "nofile") == 0 ? RLIMIT_NOFILE
-			  : strcmp(a, "as") == 0   ? RLIMIT_AS
-			  : strcmp(a, "core") == 0 ? RLIMIT_CORE
+		int res = strcmp(a, "nofile") == 0  ? RLIMIT_NOFILE
+			  : strcmp(a, "as") == 0    ? RLIMIT_AS
+			  : strcmp(a, "core") == 0  ? RLIMIT_CORE
 			  : strcmp(a, "fsize") == 0 ? RLIMIT_FSIZE
-						   : RLIMIT_CPU;
+						    : RLIMIT_CPU;
 		getrlimit(res, &rl);
 		printf("ok %llu\n", (unsigned long long)rl.rlim_max);
 		return 0;

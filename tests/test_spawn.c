@@ -262,13 +262,13 @@ static struct sbx_policy *tree_policy(const struct tree *t, const struct sbx_lim
 }
 
 struct spawn_opts {
-	const char *file;                /* NULL: bin/probe */
-	char *const *envp;               /* NULL: an empty environment */
+	const char *file;		 /* NULL: bin/probe */
+	char *const *envp;		 /* NULL: an empty environment */
 	const struct sbx_filter *filter; /* NULL: the real filter */
 	const struct sbx_limits *limits; /* NULL: sbx_limits_default */
 	bool kill_via_pidfd;
 	int ruleset_abi; /* 0: the policy's ruleset; else the same rules built for this ABI */
-	int stdin_fd; /* 0: a fresh pipe; otherwise passed as is (borrowed) */
+	int stdin_fd;	 /* 0: a fresh pipe; otherwise passed as is (borrowed) */
 	/* After the leader exited: the group is killed once this returns true
 	 * (called again as more output arrives). */
 	bool (*before_kill)(const char *out, void *arg);
@@ -338,17 +338,17 @@ static void spawn_run(const struct tree *t, const struct spawn_opts *o, char *co
 	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
 
 	struct sbx_spawn_req req = {
-		.file = file,
-		.argv = argv,
-		.envp = o->envp ? o->envp : no_env,
-		.cwd = NULL,
-		.stdin_fd = o->stdin_fd ? o->stdin_fd : in[0],
-		.stdout_fd = out[1],
-		.stderr_fd = err[1],
-		.ruleset_fd = ruleset,
-		.filter = o->filter ? o->filter : &filter,
-		.limits = lim,
-		.nproc_base = tasks_of_uid(),
+	    .file = file,
+	    .argv = argv,
+	    .envp = o->envp ? o->envp : no_env,
+	    .cwd = NULL,
+	    .stdin_fd = o->stdin_fd ? o->stdin_fd : in[0],
+	    .stdout_fd = out[1],
+	    .stderr_fd = err[1],
+	    .ruleset_fd = ruleset,
+	    .filter = o->filter ? o->filter : &filter,
+	    .limits = lim,
+	    .nproc_base = tasks_of_uid(),
 	};
 	r->rc = sbx_spawn(&req, &child, &r->serr);
 	close(in[0]);
@@ -365,9 +365,9 @@ static void spawn_run(const struct tree *t, const struct spawn_opts *o, char *co
 	}
 
 	struct pollfd pf[3] = {
-		{.fd = out[0], .events = POLLIN},
-		{.fd = err[0], .events = POLLIN},
-		{.fd = child.pidfd, .events = POLLIN},
+	    {.fd = out[0], .events = POLLIN},
+	    {.fd = err[0], .events = POLLIN},
+	    {.fd = child.pidfd, .events = POLLIN},
 	};
 	deadline = now_ms() + PROBE_TIMEOUT_MS;
 	for (;;) {
@@ -625,8 +625,8 @@ static void test_sockets(void **state)
 {
 	struct tree *t = *state;
 	static const char *const denied[][2] = {
-		{"inet", "stream"},   {"inet", "dgram"},  {"inet6", "stream"}, {"inet6", "dgram"},
-		{"netlink", "dgram"}, {"packet", "dgram"}, {"vsock", "stream"}, {"alg", "stream"},
+	    {"inet", "stream"},	  {"inet", "dgram"},   {"inet6", "stream"}, {"inet6", "dgram"},
+	    {"netlink", "dgram"}, {"packet", "dgram"}, {"vsock", "stream"}, {"alg", "stream"},
 	};
 
 	require_support();
@@ -900,13 +900,13 @@ static void test_rlimits(void **state)
 {
 	struct tree *t = *state;
 	const struct sbx_limits lim = {
-		.timeout_s = 10,
-		.cpu_s = 7,
-		.memory_mb = 300,
-		.processes = 20,
-		.open_files = 50,
-		.file_size_mb = 3,
-		.output_kb = 64,
+	    .timeout_s = 10,
+	    .cpu_s = 7,
+	    .memory_mb = 300,
+	    .processes = 20,
+	    .open_files = 50,
+	    .file_size_mb = 3,
+	    .output_kb = 64,
 	};
 	const struct spawn_opts o = {.limits = &lim};
 
@@ -942,8 +942,8 @@ static void test_rlimit_nproc(void **state)
 	two.processes = 2;
 	expect_probe_at(t, &(struct spawn_opts){.limits = &two}, "ok\n", ARGV("fork"), __FILE__,
 			__LINE__);
-	expect_probe_at(t, &(struct spawn_opts){.limits = &one}, "EAGAIN\n", ARGV("fork"),
-			__FILE__, __LINE__);
+	expect_probe_at(t, &(struct spawn_opts){.limits = &one}, "EAGAIN\n", ARGV("fork"), __FILE__,
+			__LINE__);
 }
 
 /* ---- process tree ---- */
@@ -981,9 +981,8 @@ static void check_daemon_killed(const struct tree *t, bool via_pidfd)
 	long long until;
 
 	spawn_run(t,
-		  &(struct spawn_opts){.kill_via_pidfd = via_pidfd,
-				       .before_kill = daemon_alive,
-				       .arg = &pid},
+		  &(struct spawn_opts){
+		      .kill_via_pidfd = via_pidfd, .before_kill = daemon_alive, .arg = &pid},
 		  ARGV("daemon"), &r);
 	assert_int_equal(r.rc, 0);
 	assert_true(WIFEXITED(r.status));
@@ -1048,27 +1047,27 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_tree, teardown_tree)
 	const struct CMUnitTest tests[] = {
-		T(test_read),
-		T(test_write),
-		T(test_truncate_unlink),
-		T(test_rename_link),
-		T(test_path_tricks),
-		T(test_exec),
-		T(test_sockets),
-		T(test_unix_connect_abstract),
-		T(test_unix_connect_named_outside),
-		T(test_seccomp_namespaces),
-		T(test_seccomp_denied),
-		T(test_seccomp_session),
-		T(test_seccomp_foreign_abi),
-		T(test_signal_scope),
-		T(test_privileges),
-		T(test_fds),
-		T(test_env),
-		T(test_rlimits),
-		T(test_rlimit_nproc),
-		T(test_daemon_killed),
-		T(test_spawn_failures),
+	    T(test_read),
+	    T(test_write),
+	    T(test_truncate_unlink),
+	    T(test_rename_link),
+	    T(test_path_tricks),
+	    T(test_exec),
+	    T(test_sockets),
+	    T(test_unix_connect_abstract),
+	    T(test_unix_connect_named_outside),
+	    T(test_seccomp_namespaces),
+	    T(test_seccomp_denied),
+	    T(test_seccomp_session),
+	    T(test_seccomp_foreign_abi),
+	    T(test_signal_scope),
+	    T(test_privileges),
+	    T(test_fds),
+	    T(test_env),
+	    T(test_rlimits),
+	    T(test_rlimit_nproc),
+	    T(test_daemon_killed),
+	    T(test_spawn_failures),
 	};
 #undef T
 
