@@ -117,9 +117,6 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 		default:
 			return usage_error("unknown or incomplete option %s", argv[optind - 1]);
 		}
-		if (optind < argc && argv[optind][0] != '-') {
-			/* getopt stops at the first non-option with "+"; collect it. */
-		}
 	}
 	for (int i = optind; i < argc; i++)
 		pos[(*npos)++] = argv[i];
@@ -128,6 +125,19 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 		return 2;
 	}
 	return 0;
+}
+
+/* Does this option take the next argument as its value? */
+static bool takes_value(const char *arg)
+{
+	static const char *const with_value[] = {
+	    "--manifests",  "--workspace", "--args",	"--http",
+	    "--token-file", "--audit",	   "--ceiling", NULL};
+
+	for (const char *const *o = with_value; *o; o++)
+		if (strcmp(arg, *o) == 0)
+			return true;
+	return false;
 }
 
 /* Options may come before or after positional arguments: move the options
@@ -140,33 +150,19 @@ static void options_first(int argc, char **argv)
 	if (!tmp)
 		return;
 	tmp[0] = argv[0];
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1]) {
-			tmp[n++] = argv[i];
-			bool takes =
-			    strcmp(argv[i], "--manifests") == 0 ||
-			    strcmp(argv[i], "--workspace") == 0 || strcmp(argv[i], "--args") == 0 ||
-			    strcmp(argv[i], "--http") == 0 ||
-			    strcmp(argv[i], "--token-file") == 0 ||
-			    strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0;
-			if (takes && i + 1 < argc)
-				tmp[n++] = argv[++i];
-		}
-	}
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1]) {
-			bool takes =
-			    strchr(argv[i], '=') == NULL &&
-			    (strcmp(argv[i], "--manifests") == 0 ||
-			     strcmp(argv[i], "--workspace") == 0 ||
-			     strcmp(argv[i], "--args") == 0 || strcmp(argv[i], "--http") == 0 ||
-			     strcmp(argv[i], "--token-file") == 0 ||
-			     strcmp(argv[i], "--audit") == 0 || strcmp(argv[i], "--ceiling") == 0);
-			if (takes)
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 1; i < argc; i++) {
+			bool opt = argv[i][0] == '-' && argv[i][1];
+			bool value = opt && takes_value(argv[i]) && i + 1 < argc;
+
+			if (opt == (pass == 0)) {
+				tmp[n++] = argv[i];
+				if (value)
+					tmp[n++] = argv[i + 1];
+			}
+			if (value)
 				i++;
-			continue;
 		}
-		tmp[n++] = argv[i];
 	}
 	memcpy(argv, tmp, (size_t)argc * sizeof(char *));
 	free(tmp);
@@ -355,6 +351,25 @@ static struct gw_tool *find_tool(const struct app *a, const char *name)
 	return t;
 }
 
+/* The common start of explain and run: load the tools, find TOOL, parse
+ * --args. Returns 0 with *t (borrowed) and *args (owned), or an exit code. */
+static int load_call(struct app *a, const char *cmd, char **pos, int npos, struct gw_tool **t,
+		     cJSON **args)
+{
+	int r;
+
+	if (npos != 1)
+		return usage_error("%s takes exactly one TOOL", cmd);
+	r = app_load(a, NULL, 0, true);
+	if (r != 0)
+		return r;
+	*t = find_tool(a, pos[0]);
+	if (!*t)
+		return 2;
+	*args = parse_args(a, &r);
+	return *args ? 0 : r;
+}
+
 static void print_quoted(const char *s)
 {
 	putchar('"');
@@ -377,16 +392,8 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 	struct gw_strv argv = {0};
 	int r;
 
-	if (npos != 1)
-		return usage_error("explain takes exactly one TOOL");
-	r = app_load(a, NULL, 0, true);
+	r = load_call(a, "explain", pos, npos, &t, &args);
 	if (r != 0)
-		return r;
-	t = find_tool(a, pos[0]);
-	if (!t)
-		return 2;
-	args = parse_args(a, &r);
-	if (!args)
 		return r;
 	if (gw_schema_validate(t->input_schema, args, "arguments", msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "toolcell: %s: %s\n", t->name, msg);
@@ -553,16 +560,8 @@ static int cmd_run(struct app *a, char **pos, int npos)
 	char msg[1024];
 	int r;
 
-	if (npos != 1)
-		return usage_error("run takes exactly one TOOL");
-	r = app_load(a, NULL, 0, true);
+	r = load_call(a, "run", pos, npos, &t, &args);
 	if (r != 0)
-		return r;
-	t = find_tool(a, pos[0]);
-	if (!t)
-		return 2;
-	args = parse_args(a, &r);
-	if (!args)
 		return r;
 	r = gw_call_start(&a->env, t, args, &ev, &st, &call, msg, sizeof(msg));
 	cJSON_Delete(args);
