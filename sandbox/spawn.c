@@ -88,10 +88,18 @@ static int move_fd(int from, int to)
 	return dup2(from, to) < 0 ? -1 : 0;
 }
 
+/* Sets soft and hard limit to value, or to the gateway's own hard limit when
+ * that is lower: an unprivileged process cannot raise it, and the lower bound
+ * is the tighter one, so the tool is never less bounded than the manifest. */
 static int set_limit(int resource, rlim_t value)
 {
-	struct rlimit rl = {.rlim_cur = value, .rlim_max = value};
+	struct rlimit rl;
 
+	if (getrlimit(resource, &rl) < 0)
+		return -1;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < value)
+		value = rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max = value;
 	return setrlimit(resource, &rl);
 }
 
