@@ -53,11 +53,16 @@ int sbx_landlock_abi(void)
 	return r < 0 ? -errno : (int)r;
 }
 
-int sbx_landlock_add(int ruleset_fd, const struct sbx_ll_rule *rules, size_t n, size_t *failed)
+int sbx_landlock_add(int ruleset_fd, int abi, const struct sbx_ll_rule *rules, size_t n,
+		     size_t *failed)
 {
+	uint64_t handled = sbx_landlock_fs_rights(abi);
+
 	for (size_t i = 0; i < n; i++) {
+		/* Rights this ABI does not know are not handled either, so dropping
+		 * them loses nothing; the kernel would refuse the rule with them. */
 		struct ll_path_beneath_attr pb = {
-		    .allowed_access = rules[i].access,
+		    .allowed_access = rules[i].access & handled,
 		    .parent_fd = rules[i].fd,
 		};
 
@@ -94,22 +99,10 @@ int sbx_landlock_ruleset(int abi, const struct sbx_ll_rule *rules, size_t n, siz
 	if (fd < 0)
 		return -errno;
 
-	struct sbx_ll_rule masked[64];
-	size_t done = 0;
-	while (done < n) {
-		size_t k = 0;
-		for (; k < 64 && done + k < n; k++) {
-			masked[k] = rules[done + k];
-			masked[k].access &= attr.handled_access_fs;
-		}
-		r = sbx_landlock_add(fd, masked, k, failed);
-		if (r < 0) {
-			if (failed)
-				*failed += done;
-			close(fd);
-			return r;
-		}
-		done += k;
+	r = sbx_landlock_add(fd, abi, rules, n, failed);
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 	return fd;
 }

@@ -51,12 +51,16 @@ struct sbx_ll_rule {
 /* Creates a ruleset fd (O_CLOEXEC; the caller owns it) handling every fs right
  * of `abi`, all TCP when abi >= 4, and the ABI 6 scopes, then adds `rules`.
  * Rights a rule names that the ABI lacks are dropped (they are not handled
- * either, so nothing is lost); rights not valid for a non-directory are masked.
+ * either, so nothing is lost); rules on non-directories must already be masked
+ * to SBX_LL_FS_FILE_RIGHTS.
  * Returns the fd or -errno; on failure *failed is the index of the bad rule. */
 int sbx_landlock_ruleset(int abi, const struct sbx_ll_rule *rules, size_t n, size_t *failed);
 
-/* Adds rules to an existing ruleset fd (borrowed). Returns 0 or -errno. */
-int sbx_landlock_add(int ruleset_fd, const struct sbx_ll_rule *rules, size_t n, size_t *failed);
+/* Adds rules to an existing ruleset fd (borrowed) built for `abi`, dropping
+ * the rights that ABI lacks. Returns 0 or -errno; on failure *failed is the
+ * index of the bad rule. */
+int sbx_landlock_add(int ruleset_fd, int abi, const struct sbx_ll_rule *rules, size_t n,
+		     size_t *failed);
 
 /* Child side: enforces the ruleset on the calling thread. Async-signal-safe:
  * one raw system call. Requires no_new_privs (or CAP_SYS_ADMIN). Returns 0 or

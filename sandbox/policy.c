@@ -259,18 +259,10 @@ int sbx_policy_ruleset(const struct sbx_policy *p, const struct sbx_ll_rule *ext
 	if (r < 0)
 		return r;
 	int rfd = r;
-	struct sbx_ll_rule masked[16];
-	for (size_t i = 0; i < nextra; i += 16) {
-		size_t k = nextra - i < 16 ? nextra - i : 16;
-		for (size_t j = 0; j < k; j++) {
-			masked[j] = extra[i + j];
-			masked[j].access &= sbx_landlock_fs_rights(p->abi);
-		}
-		r = sbx_landlock_add(rfd, masked, k, NULL);
-		if (r < 0) {
-			close(rfd);
-			return r;
-		}
+	r = sbx_landlock_add(rfd, p->abi, extra, nextra, NULL);
+	if (r < 0) {
+		close(rfd);
+		return r;
 	}
 	*fd = rfd;
 	*owned = true;
