@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,16 +171,48 @@ static unsigned long nproc_base(uv_loop_t *loop)
 
 /* ---- finishing ---- */
 
+static const char *signal_note(int sig)
+{
+	switch (sig) {
+	case SIGSYS:
+		return " (a system call the sandbox denies)";
+	case SIGXCPU:
+		return " (cpu_s limit)";
+	case SIGXFSZ:
+		return " (file_size_mb limit)";
+	default:
+		return "";
+	}
+}
+
+char *gw_call_failure(const struct gw_call_result *res)
+{
+	char *s = NULL;
+	int r;
+
+	if (res->timed_out)
+		r = asprintf(&s, "killed: timeout after %u s (timeout_s)", res->timeout_s);
+	else if (res->truncated)
+		r = asprintf(&s, "killed: output exceeded %u KiB (output_kb); output truncated",
+			     res->output_kb);
+	else if (res->signal)
+		r = asprintf(&s, "killed by signal %d (SIG%s)%s", res->signal,
+			     sigabbrev_np(res->signal) ? sigabbrev_np(res->signal) : "?",
+			     signal_note(res->signal));
+	else if (res->exit_code != 0)
+		r = asprintf(&s, "exit status %d", res->exit_code);
+	else
+		return NULL;
+	return r < 0 ? NULL : s;
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct gw_call *c = h->data;
 
 	if (--c->open_handles > 0)
 		return;
-	if (c->tmp) {
-		remove_tree(c->tmp);
-		free(c->tmp);
-	}
+	free(c->tmp);
 	reserved_processes -= c->tool->limits.processes;
 	gw_tool_unref(c->tool);
 	free(c->out);
@@ -210,6 +243,11 @@ static void maybe_finish(struct gw_call *c)
 		return;
 	c->finished = true;
 	uv_timer_stop(&c->timer);
+	/* Every process of the call is dead (the group was killed before the
+	 * leader was reaped), so {tmp} goes now: before the result, so a client
+	 * that has the result never sees the call's files linger. */
+	if (c->tmp)
+		remove_tree(c->tmp);
 	if (c->line_len && c->ev->on_stderr_line && !c->cancelled)
 		c->ev->on_stderr_line(c->ud, c->line, c->line_len);
 	if (!c->cancelled) {
@@ -470,14 +508,14 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	c->err = malloc(GW_STDERR_MAX);
 	r = -ENOMEM;
 	if (!c->out || !c->err)
-		goto fail;
+		goto cleanup;
 	if (tool->uses_tmp) {
 		c->tmp = make_tmp();
 		if (!c->tmp) {
 			r = -errno;
 			snprintf(msg, msglen, "cannot create the call's {tmp} directory: %s",
 				 strerror(errno));
-			goto fail;
+			goto cleanup;
 		}
 	}
 
@@ -485,20 +523,20 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	for (size_t i = 0; i < tool->argc; i++) {
 		r = gw_tpl_expand(&tool->argv[i], &tc, &argv, msg, msglen);
 		if (r < 0)
-			goto fail;
+			goto cleanup;
 	}
 	for (size_t i = 0; i < tool->nenv; i++) {
 		char *val, *kv;
 		r = gw_tpl_expand_one(&tool->env_vals[i], &tc, &val, msg, msglen);
 		if (r < 0)
-			goto fail;
+			goto cleanup;
 		if (!val)
 			continue;
 		r = asprintf(&kv, "%s=%s", tool->env_names[i], val);
 		free(val);
 		if (r < 0 || (r = gw_strv_push(&envp, kv)) < 0) {
 			r = -ENOMEM;
-			goto fail;
+			goto cleanup;
 		}
 	}
 	if (!envp.v) {
@@ -506,47 +544,47 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		envp.v = calloc(1, sizeof(char *));
 		r = -ENOMEM;
 		if (!envp.v)
-			goto fail;
+			goto cleanup;
 	}
 	r = gw_tpl_expand_one(&tool->cwd, &tc, &cwd, msg, msglen);
 	if (r < 0)
-		goto fail;
+		goto cleanup;
 	if (tool->stdin_tpl) {
 		r = gw_tpl_expand_one(tool->stdin_tpl, &tc, &c->stdin_data, msg, msglen);
 		if (r < 0)
-			goto fail;
+			goto cleanup;
 		c->stdin_len = c->stdin_data ? strlen(c->stdin_data) : 0;
 	}
 	for (size_t i = 0; i < tool->ndyn; i++) {
 		if (nextra == sizeof(extra) / sizeof(extra[0])) {
 			r = -E2BIG;
 			snprintf(msg, msglen, "too many per-call grants");
-			goto fail;
+			goto cleanup;
 		}
 		r = resolve_dyn(c, &tool->dyn[i], &tc, &extra[nextra], msg, msglen);
 		if (r < 0) {
 			if (r != -ENOMEM)
 				r = -EINVAL;
-			goto fail;
+			goto cleanup;
 		}
 		nextra += (size_t)r;
 	}
 	r = sbx_policy_ruleset(tool->policy, extra, nextra, &ruleset, &ruleset_owned);
 	if (r < 0) {
 		snprintf(msg, msglen, "cannot build the Landlock ruleset: %s", strerror(-r));
-		goto fail;
+		goto cleanup;
 	}
 
 	if ((r = open_pipe(outp)) < 0 || (r = open_pipe(errp)) < 0)
-		goto fail;
+		goto cleanup;
 	if (c->stdin_data) {
 		if ((r = open_pipe(inp)) < 0)
-			goto fail;
+			goto cleanup;
 	} else {
 		inp[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (inp[0] < 0) {
 			r = -errno;
-			goto fail;
+			goto cleanup;
 		}
 	}
 
@@ -569,11 +607,11 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		snprintf(msg, msglen, "cannot start %s: %s failed: %s", argv.v[0],
 			 sbx_step_name(serr.step), strerror(serr.err));
 		r = -serr.err;
-		goto fail;
+		goto cleanup;
 	}
 	if (r < 0) {
 		snprintf(msg, msglen, "cannot start %s: %s", argv.v[0], strerror(-r));
-		goto fail;
+		goto cleanup;
 	}
 	close(outp[1]);
 	close(errp[1]);
@@ -618,27 +656,12 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	}
 	uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable);
 	uv_timer_start(&c->timer, on_timeout, (uint64_t)tool->limits.timeout_s * 1000, 0);
-	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-		if (inp[i] >= 0)
-			close(inp[i]);
-	}
-	for (size_t i = 0; i < nextra; i++)
-		close(extra[i].fd);
-	if (ruleset_owned)
-		close(ruleset);
-	gw_strv_free(&argv);
-	gw_strv_free(&envp);
-	free(cwd);
-	cJSON_Delete(empty);
 	gw_log(GW_LOG_DEBUG, "call %s: pid %d", tool->name, (int)c->child.pid);
 	*out = c;
-	return 0;
+	r = 0;
 
-fail:
+	/* What only the spawn needed, on success and failure alike. */
+cleanup:
 	for (int i = 0; i < 2; i++) {
 		if (outp[i] >= 0)
 			close(outp[i]);
@@ -655,6 +678,9 @@ fail:
 	gw_strv_free(&envp);
 	free(cwd);
 	cJSON_Delete(empty);
+	if (r == 0)
+		return 0;
+	/* Nothing was forked: the call itself goes too. */
 	if (c->tmp) {
 		remove_tree(c->tmp);
 		free(c->tmp);

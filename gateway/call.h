@@ -57,6 +57,11 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		  const struct gw_call_events *ev, void *ud, struct gw_call **out, char *msg,
 		  size_t msglen);
 
+/* One sentence saying why a finished call failed ("exit status 1",
+ * "killed: timeout after 30 s (timeout_s)", ...), malloc'd for the caller, or
+ * NULL when it did not fail (or on ENOMEM). */
+char *gw_call_failure(const struct gw_call_result *res);
+
 /* Kills the call's whole process tree; on_done will not be called and the
  * call frees itself once its handles are closed. */
 void gw_call_cancel(struct gw_call *c);

@@ -505,31 +505,18 @@ struct run_state {
 	bool done;
 };
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		buf += w;
-		len -= (size_t)w;
-	}
-}
-
 static void run_stdout(void *ud, const char *chunk, size_t len, size_t total)
 {
 	(void)ud;
 	(void)total;
-	write_all(STDOUT_FILENO, chunk, len);
+	gw_write_all(STDOUT_FILENO, chunk, len);
 }
 
 static void run_stderr(void *ud, const char *line, size_t len)
 {
 	(void)ud;
-	write_all(STDERR_FILENO, line, len);
-	write_all(STDERR_FILENO, "\n", 1);
+	gw_write_all(STDERR_FILENO, line, len);
+	gw_write_all(STDERR_FILENO, "\n", 1);
 }
 
 static void run_done(void *ud, const struct gw_call_result *res)
@@ -537,15 +524,12 @@ static void run_done(void *ud, const struct gw_call_result *res)
 	struct run_state *st = ud;
 
 	st->done = true;
-	if (res->timed_out)
-		fprintf(stderr, "toolcell: killed: timeout after %u s (timeout_s)\n",
-			res->timeout_s);
-	else if (res->truncated)
-		fprintf(stderr, "toolcell: killed: output exceeded %u KiB (output_kb)\n",
-			res->output_kb);
-	else if (res->signal)
-		fprintf(stderr, "toolcell: killed by signal %d (SIG%s)\n", res->signal,
-			sigabbrev_np(res->signal) ? sigabbrev_np(res->signal) : "?");
+	/* A plain exit status speaks for itself as ours; a kill needs words. */
+	if (res->timed_out || res->truncated || res->signal) {
+		char *why = gw_call_failure(res);
+		fprintf(stderr, "toolcell: %s\n", why ? why : "killed");
+		free(why);
+	}
 	st->status = res->signal ? 128 + res->signal : res->exit_code;
 }
 

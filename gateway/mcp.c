@@ -312,44 +312,6 @@ static void call_stderr_line(void *ud, const char *line, size_t len)
 	send_line(f->s, gw_rpc_notification("notifications/message", p));
 }
 
-static const char *signal_note(int sig)
-{
-	switch (sig) {
-	case SIGSYS:
-		return " (a system call the sandbox denies)";
-	case SIGXCPU:
-		return " (cpu_s limit)";
-	case SIGXFSZ:
-		return " (file_size_mb limit)";
-	case SIGKILL:
-		return "";
-	default:
-		return "";
-	}
-}
-
-/* One sentence saying why a call failed, or NULL when it did not. */
-static char *failure_text(const struct gw_call_result *res)
-{
-	char *s = NULL;
-	int r;
-
-	if (res->timed_out)
-		r = asprintf(&s, "killed: timeout after %u s (timeout_s)", res->timeout_s);
-	else if (res->truncated)
-		r = asprintf(&s, "killed: output exceeded %u KiB (output_kb); output truncated",
-			     res->output_kb);
-	else if (res->signal)
-		r = asprintf(&s, "killed by signal %d (SIG%s)%s", res->signal,
-			     sigabbrev_np(res->signal) ? sigabbrev_np(res->signal) : "?",
-			     signal_note(res->signal));
-	else if (res->exit_code != 0)
-		r = asprintf(&s, "exit status %d", res->exit_code);
-	else
-		return NULL;
-	return r < 0 ? NULL : s;
-}
-
 static void call_done(void *ud, const struct gw_call_result *res)
 {
 	struct inflight *f = ud;
@@ -357,7 +319,7 @@ static void call_done(void *ud, const struct gw_call_result *res)
 	const struct gw_tool *tool = f->tool_ref;
 	char *out = gw_utf8_sanitize(res->out, res->out_len, NULL);
 	char *err = gw_utf8_sanitize(res->err, res->err_len, NULL);
-	char *failure = failure_text(res);
+	char *failure = gw_call_failure(res);
 	cJSON *r = cJSON_CreateObject(), *content, *meta, *info;
 	bool is_error = failure != NULL;
 

@@ -56,6 +56,20 @@ static void on_written(uv_write_t *w, int status)
 	free(o);
 }
 
+int gw_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 /* gw_send_fn: takes ownership of line. */
 static void send_out(void *ud, char *line)
 {
@@ -88,16 +102,8 @@ static void send_out(void *ud, char *line)
 		return;
 	}
 	/* A file or terminal on stdout: plain blocking writes. */
-	for (size_t off = 0; off < n + 1;) {
-		ssize_t w = write(srv->out_fd, l + off, n + 1 - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			srv->status = 1;
-			break;
-		}
-		off += (size_t)w;
-	}
+	if (gw_write_all(srv->out_fd, l, n + 1) < 0)
+		srv->status = 1;
 	free(l);
 }
 
