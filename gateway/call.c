@@ -22,7 +22,9 @@
 #include "gateway/call.h"
 #include "gateway/log.h"
 #include "gateway/schema.h"
+#include "sandbox/keeper.h"
 #include "sandbox/spawn.h"
+#include "sandbox/supervise.h"
 
 #define STDERR_LINE_MAX 4096
 #define READ_CHUNK (64 * 1024)
@@ -55,6 +57,19 @@ struct gw_call {
 	char *stdin_data;
 	size_t stdin_len;
 	char *tmp; /* the call's {tmp}, removed at the end */
+
+	struct sbx_cgroup_call cg; /* procs_fd -1 when unused */
+	struct sbx_supervisor sup; /* listener -1 when unsupervised */
+	uv_poll_t sup_poll;
+	struct pending *pending; /* connects in progress */
+};
+
+/* A connect the supervisor started for a tool's blocking socket. */
+struct pending {
+	struct gw_call *c;
+	struct sbx_pending p;
+	uv_poll_t poll;
+	struct pending *next;
 };
 
 static unsigned active_calls;
@@ -206,12 +221,13 @@ char *gw_call_failure(const struct gw_call_result *res)
 	return r < 0 ? NULL : s;
 }
 
-static void on_handle_closed(uv_handle_t *h)
-{
-	struct gw_call *c = h->data;
+static void on_pending_closed(uv_handle_t *h);
 
+static void call_release(struct gw_call *c)
+{
 	if (--c->open_handles > 0)
 		return;
+	sbx_supervisor_close(&c->sup);
 	free(c->tmp);
 	reserved_processes -= c->tool->limits.processes;
 	gw_tool_unref(c->tool);
@@ -220,6 +236,11 @@ static void on_handle_closed(uv_handle_t *h)
 	free(c->stdin_data);
 	free(c);
 	active_calls--;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	call_release(h->data);
 }
 
 static void close_handle(struct gw_call *c, uv_handle_t *h)
@@ -248,6 +269,8 @@ static void maybe_finish(struct gw_call *c)
 	 * that has the result never sees the call's files linger. */
 	if (c->tmp)
 		remove_tree(c->tmp);
+	if (c->cg.procs_fd >= 0 && sbx_cgroup_call_free(c->env->cgroup, &c->cg) < 0)
+		gw_log(GW_LOG_WARN, "call %s: its pids cgroup could not be removed", c->tool->name);
 	if (c->line_len && c->ev->on_stderr_line && !c->cancelled)
 		c->ev->on_stderr_line(c->ud, c->line, c->line_len);
 	if (!c->cancelled) {
@@ -272,6 +295,11 @@ static void maybe_finish(struct gw_call *c)
 	close_handle(c, (uv_handle_t *)&c->err_pipe);
 	close_handle(c, (uv_handle_t *)&c->in_pipe);
 	close_handle(c, (uv_handle_t *)&c->exit_poll);
+	close_handle(c, (uv_handle_t *)&c->sup_poll);
+	for (struct pending *pd = c->pending; pd; pd = pd->next) {
+		if (!uv_is_closing((uv_handle_t *)&pd->poll))
+			uv_close((uv_handle_t *)&pd->poll, on_pending_closed);
+	}
 }
 
 void gw_call_cancel(struct gw_call *c)
@@ -297,9 +325,12 @@ static void on_exit_readable(uv_poll_t *p, int status, int events)
 	 * the signal reaches exactly this call's processes — including a
 	 * double-forked daemon the leader left behind. */
 	sbx_child_kill(&c->child, c->env->features->pidfd_group_signal);
+	pid_t pid = c->child.pid;
 	if (sbx_child_reap(&c->child, &c->status) < 0)
 		c->status = W_EXITCODE(127, 0);
 	c->exited = true;
+	if (c->env->keeper_fd >= 0)
+		sbx_keeper_del(c->env->keeper_fd, pid);
 	uv_poll_stop(p);
 	maybe_finish(c);
 }
@@ -310,6 +341,110 @@ static void on_timeout(uv_timer_t *t)
 
 	c->timed_out = true;
 	kill_tree(c);
+}
+
+/* ---- the supervisor ---- */
+
+static void on_pending_closed(uv_handle_t *h)
+{
+	struct pending *pd = h->data, **pp;
+	struct gw_call *c = pd->c;
+
+	for (pp = &c->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == pd) {
+			*pp = pd->next;
+			break;
+		}
+	}
+	if (pd->p.sock >= 0)
+		close(pd->p.sock);
+	free(pd);
+	call_release(c);
+}
+
+static void on_pending_writable(uv_poll_t *h, int status, int events)
+{
+	struct pending *pd = h->data;
+
+	(void)status;
+	(void)events;
+	if (uv_is_closing((uv_handle_t *)h))
+		return;
+	sbx_supervisor_finish(&pd->c->sup, &pd->p);
+	uv_close((uv_handle_t *)h, on_pending_closed);
+}
+
+static void on_notification(uv_poll_t *h, int status, int events)
+{
+	struct gw_call *c = h->data;
+	struct sbx_pending p = {.sock = -1};
+	int r;
+
+	(void)events;
+	if (status < 0 || c->sup.listener < 0) {
+		uv_poll_stop(h);
+		return;
+	}
+	r = sbx_supervisor_handle(&c->sup, &p);
+	if (r < 0) {
+		/* The listener is gone (every process of the call has exited):
+		 * nothing is left to supervise. */
+		uv_poll_stop(h);
+		return;
+	}
+	if (r == 1) {
+		/* A pending connect lives on its own until its socket answers; the
+		 * tool's thread stays blocked meanwhile, and if the call is killed
+		 * the answer just finds no one (the timeout bounds the wait). */
+		struct pending *pd = calloc(1, sizeof(*pd));
+		if (!pd || uv_poll_init(c->env->loop, &pd->poll, p.sock) < 0) {
+			sbx_supervisor_finish(&c->sup, &p);
+			free(pd);
+			return;
+		}
+		/* uv_poll_init made the socket non-blocking, and the socket is the
+		 * tool's own open file: give it back the blocking mode it had. */
+		int fl = fcntl(p.sock, F_GETFL);
+		if (fl >= 0)
+			fcntl(p.sock, F_SETFL, fl & ~O_NONBLOCK);
+		pd->c = c;
+		pd->p = p;
+		pd->poll.data = pd;
+		pd->next = c->pending;
+		c->pending = pd;
+		c->open_handles++;
+		uv_poll_start(&pd->poll, UV_WRITABLE | UV_DISCONNECT, on_pending_writable);
+	}
+}
+
+/* Hands the listener to a supervisor that knows the call's write grants:
+ * the policy's, and the per-call ones ({tmp}, path arguments). */
+static int start_supervisor(struct gw_call *c, const struct sbx_ll_rule *extra, size_t nextra)
+{
+	const struct sbx_policy *p = c->tool->policy;
+	size_t n = 0;
+
+	c->sup.listener = c->child.notify_fd;
+	c->child.notify_fd = -1;
+	c->sup.net = p->net;
+	c->sup.tool_uid = c->env->userns ? c->env->inside_uid : getuid();
+	c->sup.tool_gid = c->env->userns ? c->env->inside_gid : getgid();
+	c->sup.roots = calloc(p->nwrite_roots + nextra + 1, sizeof(*c->sup.roots));
+	if (!c->sup.roots)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nwrite_roots; i++)
+		c->sup.roots[n++] = p->write_roots[i];
+	for (size_t i = 0; i < nextra; i++) {
+		struct stat st;
+		if ((extra[i].access & SBX_LL_FS_WRITE_FILE) && fstat(extra[i].fd, &st) == 0)
+			c->sup.roots[n++] = (struct sbx_inode){.dev = st.st_dev, .ino = st.st_ino};
+	}
+	c->sup.nroots = n;
+	if (uv_poll_init(c->env->loop, &c->sup_poll, c->sup.listener) < 0)
+		return -EIO;
+	c->sup_poll.data = c;
+	c->open_handles++;
+	return uv_poll_start(&c->sup_poll, UV_READABLE, on_notification) < 0 ? -EIO : 0;
 }
 
 static void alloc_chunk(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -503,6 +638,8 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	c->ev = ev;
 	c->ud = ud;
 	c->child.pidfd = -1;
+	c->cg.procs_fd = -1;
+	c->sup.listener = -1;
 	c->out_cap = (size_t)tool->limits.output_kb * 1024;
 	c->out = malloc(c->out_cap);
 	c->err = malloc(GW_STDERR_MAX);
@@ -588,6 +725,14 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		}
 	}
 
+	if (env->cgroup) {
+		r = sbx_cgroup_call_new(env->cgroup, tool->limits.processes, &c->cg);
+		if (r < 0) {
+			snprintf(msg, msglen, "cannot create the call's pids cgroup: %s",
+				 strerror(-r));
+			goto cleanup;
+		}
+	}
 	struct sbx_spawn_req req = {
 	    .file = argv.v[0],
 	    .argv = argv.v,
@@ -599,7 +744,16 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	    .ruleset_fd = ruleset,
 	    .filter = tool->policy->filter,
 	    .limits = &tool->limits,
-	    .nproc_base = nproc_base(env->loop),
+	    /* In a user namespace RLIMIT_NPROC counts the call's own uid. */
+	    .nproc_base = env->userns ? 0 : nproc_base(env->loop),
+	    .supervised = sbx_policy_supervised(tool->policy),
+	    .keeper_fd = env->keeper_fd,
+	    .cgroup_procs_fd = c->cg.procs_fd,
+	    .userns = env->userns,
+	    .uid_map = env->uid_map,
+	    .gid_map = env->gid_map,
+	    .inside_uid = env->inside_uid,
+	    .inside_gid = env->inside_gid,
 	};
 	c->start_ns = uv_hrtime();
 	r = sbx_spawn(&req, &c->child, &serr);
@@ -654,6 +808,16 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 				close_handle(c, (uv_handle_t *)&c->in_pipe);
 		}
 	}
+	if (c->child.notify_fd >= 0) {
+		r = start_supervisor(c, extra, nextra);
+		if (r < 0) {
+			/* Without its supervisor the tool's connects and chmods
+			 * would hang: end the call rather than run it unwatched. */
+			gw_log(GW_LOG_ERROR, "call %s: cannot supervise: %s", tool->name,
+			       strerror(-r));
+			kill_tree(c);
+		}
+	}
 	uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable);
 	uv_timer_start(&c->timer, on_timeout, (uint64_t)tool->limits.timeout_s * 1000, 0);
 	gw_log(GW_LOG_DEBUG, "call %s: pid %d", tool->name, (int)c->child.pid);
@@ -681,6 +845,8 @@ cleanup:
 	if (r == 0)
 		return 0;
 	/* Nothing was forked: the call itself goes too. */
+	if (c->cg.procs_fd >= 0)
+		sbx_cgroup_call_free(env->cgroup, &c->cg);
 	if (c->tmp) {
 		remove_tree(c->tmp);
 		free(c->tmp);

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "gateway/manifest.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/features.h"
 
 #define GW_STDERR_MAX (64 * 1024)
@@ -44,6 +45,11 @@ struct gw_call_env {
 	const char *workspace; /* absolute, resolved */
 	int workspace_fd;      /* O_PATH of the workspace, for resolving path arguments */
 	const struct sbx_features *features;
+	int keeper_fd;		     /* the process keeper, or -1 */
+	struct sbx_cgroup_root *cgroup; /* pids cgroups for a root gateway, or NULL */
+	bool userns;		     /* run tools in a user namespace as inside_uid */
+	unsigned inside_uid, inside_gid;
+	char uid_map[64], gid_map[64];
 };
 
 struct gw_call;

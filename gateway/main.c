@@ -15,13 +15,16 @@
 #include <uv.h>
 
 #include "gateway/call.h"
+#include "gateway/ceiling.h"
 #include "gateway/json.h"
 #include "gateway/log.h"
 #include "gateway/manifest.h"
 #include "gateway/mcp.h"
 #include "gateway/schema.h"
 #include "gateway/stdio.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/features.h"
+#include "sandbox/keeper.h"
 #include "sandbox/landlock.h"
 #include "sandbox/policy.h"
 #include "sandbox/seccomp.h"
@@ -45,7 +48,9 @@ static const char usage[] =
     "\n"
     "--manifests defaults to the bundled manifests (" TOOLCELL_MANIFEST_DIR "),\n"
     "--workspace to the current directory. Logs go to stderr (TOOLCELL_LOG=debug for more).\n"
-    "Not in this version: --http, --token-file, --no-auth, --audit, --ceiling.\n"
+    "--ceiling FILE (serve, check, explain, run): refuse every tool whose grants are not\n"
+    "within FILE (the operator's ceiling, shaped like a manifest's \"grants\").\n"
+    "Not in this version: --http, --token-file, --no-auth, --audit.\n"
     "Exit status: 0 ok, 1 runtime failure, 2 usage or invalid manifest\n"
     "(run: the tool's own exit status, or 128+signal).\n";
 
@@ -53,12 +58,18 @@ struct app {
 	uv_loop_t loop;
 	struct sbx_features features;
 	struct sbx_filter filter;
+	struct sbx_keeper keeper;
+	struct sbx_cgroup_root cgroup;
+	bool have_cgroup;
+	char processes_why[PATH_MAX + 512]; /* why `processes` is unenforceable, or "" */
 	char workspace[PATH_MAX];
 	int workspace_fd;
 	struct gw_call_env env;
 	struct gw_toolset *tools;
 	const char *manifests;
 	const char *args_json;
+	const char *ceiling_file;   /* --ceiling, or NULL */
+	struct gw_ceiling *ceiling; /* loaded from it (owned), or NULL */
 };
 
 static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -107,11 +118,13 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 				return usage_error("--args is for run and explain");
 			a->args_json = optarg;
 			break;
+		case 'C':
+			a->ceiling_file = optarg;
+			break;
 		case 'H':
 		case 'T':
 		case 'N':
 		case 'A':
-		case 'C':
 			return usage_error("%s is not available in this version of toolcell",
 					   argv[optind - 1]);
 		default:
@@ -123,6 +136,20 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 	if (!realpath(workspace, a->workspace)) {
 		fprintf(stderr, "toolcell: workspace %s: %s\n", workspace, strerror(errno));
 		return 2;
+	}
+	/* Loaded once: a manifest reload is checked against the same ceiling. */
+	if (a->ceiling_file) {
+		struct gw_diag diag = {0};
+		int r = gw_ceiling_load(a->ceiling_file, a->workspace, &a->ceiling, &diag);
+		for (size_t i = 0; i < diag.n; i++)
+			fprintf(stderr, "%s\n", diag.msgs[i]);
+		gw_diag_free(&diag);
+		if (r < 0) {
+			if (r == -ENOMEM)
+				fprintf(stderr, "toolcell: --ceiling %s: out of memory\n",
+					a->ceiling_file);
+			return 2;
+		}
 	}
 	return 0;
 }
@@ -174,6 +201,66 @@ static void print_diag(const struct gw_diag *d)
 		fprintf(stderr, "%s\n", d->msgs[i]);
 }
 
+/* What confines a tool beyond its policy, decided once per gateway:
+ *  - the keeper, which kills every live call's process group if the gateway
+ *    is SIGKILLed (started now, while the gateway is small and has one
+ *    thread, because it is a fork);
+ *  - a user namespace per call where the kernel allows one, in which the tool
+ *    runs as its mapped uid without any capability, and RLIMIT_NPROC counts
+ *    the call's processes only;
+ *  - for a root gateway, whose processes RLIMIT_NPROC does not bound, a pids
+ *    cgroup per call; without one, every tool is refused (fail closed). */
+static int app_isolation(struct app *a)
+{
+	char err[PATH_MAX + 64];
+	int r;
+
+	a->keeper = (struct sbx_keeper)SBX_KEEPER_INIT;
+	r = sbx_keeper_start(&a->keeper);
+	if (r < 0) {
+		fprintf(stderr, "toolcell: cannot start the process keeper: %s\n", strerror(-r));
+		return 1;
+	}
+	sbx_features_probe_userns(&a->features);
+	if (getenv("TOOLCELL_NO_USERNS") && *getenv("TOOLCELL_NO_USERNS"))
+		a->features.user_namespaces = 0; /* test-only: the path without them */
+	a->processes_why[0] = '\0';
+	if (getuid() == 0) {
+		r = sbx_cgroup_init(&a->cgroup, err, sizeof(err));
+		if (r < 0)
+			snprintf(a->processes_why, sizeof(a->processes_why),
+				 "the kernel does not apply RLIMIT_NPROC to a gateway running as "
+				 "root, and no pids cgroup is usable (%s); run toolcell as an "
+				 "ordinary user or give it a writable pids cgroup",
+				 err);
+		else
+			a->have_cgroup = true;
+	}
+	return 0;
+}
+
+static void app_env(struct app *a)
+{
+	struct gw_call_env *e = &a->env;
+	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+
+	*e = (struct gw_call_env){.loop = &a->loop,
+				  .workspace = a->workspace,
+				  .workspace_fd = a->workspace_fd,
+				  .features = &a->features,
+				  .keeper_fd = sbx_keeper_fd(&a->keeper),
+				  .cgroup = a->have_cgroup ? &a->cgroup : NULL,
+				  .userns = a->features.user_namespaces == 1};
+	/* The identity map: the tool keeps the uid it would have had, so file
+	 * ownership reads the same inside and out. For a root gateway that is
+	 * uid 0 of a namespace the tool holds no capability in (they are all
+	 * dropped, bounding set included, with SECBIT_NOROOT locked). */
+	e->inside_uid = uid;
+	e->inside_gid = gid;
+	snprintf(e->uid_map, sizeof(e->uid_map), "%u %u 1", e->inside_uid, uid);
+	snprintf(e->gid_map, sizeof(e->gid_map), "%u %u 1", e->inside_gid, gid);
+}
+
 /* Probes the kernel, compiles the shared filter and loads the manifests. */
 static int app_load(struct app *a, char *const *paths, size_t npaths, bool compile)
 {
@@ -182,12 +269,17 @@ static int app_load(struct app *a, char *const *paths, size_t npaths, bool compi
 	struct gw_load_opts lo = {.workspace = a->workspace,
 				  .features = &a->features,
 				  .filter = &a->filter,
+				  .ceiling = a->ceiling,
 				  .compile = compile};
 	int r;
 
 	sbx_features_probe(&a->features);
+	a->keeper = (struct sbx_keeper)SBX_KEEPER_INIT;
+	if (compile && (r = app_isolation(a)) != 0)
+		return r;
+	lo.processes_unenforceable = a->processes_why[0] ? a->processes_why : NULL;
 	if (compile) {
-		r = sbx_filter_compile(&a->filter);
+		r = sbx_filter_compile(&a->filter, 0);
 		if (r < 0) {
 			fprintf(stderr, "toolcell: cannot compile the seccomp filter: %s\n",
 				strerror(-r));
@@ -209,10 +301,7 @@ static int app_load(struct app *a, char *const *paths, size_t npaths, bool compi
 		return 1;
 	}
 	uv_loop_init(&a->loop);
-	a->env = (struct gw_call_env){.loop = &a->loop,
-				      .workspace = a->workspace,
-				      .workspace_fd = a->workspace_fd,
-				      .features = &a->features};
+	app_env(a);
 	return 0;
 }
 
@@ -221,6 +310,10 @@ static void app_free(struct app *a)
 	gw_toolset_free(a->tools);
 	a->tools = NULL;
 	sbx_filter_free(&a->filter);
+	if (a->have_cgroup)
+		sbx_cgroup_fini(&a->cgroup);
+	a->have_cgroup = false;
+	sbx_keeper_stop(&a->keeper);
 	if (a->workspace_fd > 0)
 		close(a->workspace_fd);
 	uv_loop_close(&a->loop);
@@ -244,6 +337,9 @@ static void reload(uv_timer_t *t)
 	struct gw_load_opts lo = {.workspace = w->a->workspace,
 				  .features = &w->a->features,
 				  .filter = &w->a->filter,
+				  .ceiling = w->a->ceiling,
+				  .processes_unenforceable =
+				      w->a->processes_why[0] ? w->a->processes_why : NULL,
 				  .compile = true};
 
 	if (gw_toolset_load(&dir, 1, &lo, &ts, &diag) < 0) {
@@ -404,6 +500,8 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 	    t->uses_tmp ? "<a new private directory, e.g. /tmp/toolcell.XXXXXX>" : NULL;
 	struct gw_tpl_ctx tc = {.args = args, .workspace = a->workspace, .tmp = tmp};
 	printf("tool      %s (%s)\n", t->name, t->file);
+	if (a->ceiling_file)
+		printf("ceiling   %s (every grant below is within it)\n", a->ceiling_file);
 	printf("argv      ");
 	for (size_t i = 0; i < t->argc; i++) {
 		if (gw_tpl_expand(&t->argv[i], &tc, &argv, msg, sizeof(msg)) < 0) {
@@ -475,7 +573,7 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 	       "(socketpair works)%s\n",
 	       p->abi >= 4 ? "; Landlock denies TCP" : "");
 	printf("\nseccomp   native architecture only; default allow, then:\n");
-	for (const char *const *d = sbx_filter_describe(); *d; d++)
+	for (const char *const *d = sbx_filter_describe(p->profile); *d; d++)
 		printf("  - %s\n", *d);
 	const struct sbx_limits *l = &t->limits;
 	printf("\nlimits    wall %u s (then the whole process group is SIGKILLed), cpu %u s,\n"
@@ -672,5 +770,6 @@ int main(int argc, char **argv)
 	free(pos);
 	if (a.tools || a.workspace_fd >= 0)
 		app_free(&a);
+	gw_ceiling_free(a.ceiling);
 	return r;
 }

@@ -365,6 +365,123 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 	}
 }
 
+/* Parses grants.net. Names are only checked here, never resolved: loading a
+ * manifest stays pure, and resolution happens once when the policy is
+ * compiled. */
+static void load_net(struct ctx *c, const cJSON *arr, struct gw_tool *t)
+{
+	const cJSON *e;
+	int i = -1;
+	size_t n = (size_t)cJSON_GetArraySize(arr);
+
+	if (!cJSON_IsArray(arr)) {
+		err_at(c, arr, false,
+		       "grants.net must be an array of \"host:port\" strings, not %s",
+		       type_name(arr));
+		return;
+	}
+	if (n == 0)
+		return;
+	t->net = calloc(n, sizeof(*t->net));
+	if (!t->net) {
+		err_at(c, arr, false, "out of memory");
+		return;
+	}
+	/* Where each parsed entry came from, to name the first of a pair. */
+	int *index = calloc(n, sizeof(*index));
+	if (!index) {
+		err_at(c, arr, false, "out of memory");
+		return;
+	}
+	cJSON_ArrayForEach(e, arr)
+	{
+		struct sbx_net_entry entry;
+		char what[32], err[512];
+		bool dup = false;
+
+		snprintf(what, sizeof(what), "grants.net[%d]", ++i);
+		if (!want_string(c, e, what))
+			continue;
+		if (sbx_net_parse(e->valuestring, &entry, err, sizeof(err)) < 0) {
+			err_at(c, e, false, "%s: %s", what, err);
+			continue;
+		}
+		/* A repeated entry is harmless to enforce but is almost always a
+		 * mistake for another entry (a different port or host), and
+		 * parsers here fail loudly rather than guess. Entries are
+		 * compared by what they grant, so "[fd00::]/8:1" repeats
+		 * "[fd00::/8]:1" and "[::ffff:10.0.0.1]:1" repeats "10.0.0.1:1". */
+		for (size_t k = 0; k < t->nnet && !dup; k++) {
+			if (!sbx_net_entry_covers(&t->net[k], &entry) ||
+			    !sbx_net_entry_covers(&entry, &t->net[k]))
+				continue;
+			err_at(c, e, false, "%s: \"%s\" duplicates grants.net[%d]", what,
+			       e->valuestring, index[k]);
+			dup = true;
+		}
+		if (dup)
+			continue;
+		index[t->nnet] = i;
+		t->net[t->nnet++] = entry;
+	}
+	free(index);
+}
+
+/* Parses grants.listen: TCP ports, each an integer from 1 to 65535, once. */
+static void load_listen(struct ctx *c, const cJSON *arr, struct gw_tool *t)
+{
+	const cJSON *e;
+	int i = -1;
+	size_t n = (size_t)cJSON_GetArraySize(arr);
+
+	if (!cJSON_IsArray(arr)) {
+		err_at(c, arr, false, "grants.listen must be an array of TCP port numbers, not %s",
+		       type_name(arr));
+		return;
+	}
+	if (n == 0)
+		return;
+	t->listen = calloc(n, sizeof(*t->listen));
+	int *index = calloc(n, sizeof(*index));
+	if (!t->listen || !index) {
+		free(index);
+		err_at(c, arr, false, "out of memory");
+		return;
+	}
+	cJSON_ArrayForEach(e, arr)
+	{
+		double d = cJSON_IsNumber(e) ? e->valuedouble : 0;
+		bool dup = false;
+
+		i++;
+		if (!cJSON_IsNumber(e)) {
+			err_at(c, e, false,
+			       "grants.listen[%d] must be an integer from 1 to 65535, not %s", i,
+			       type_name(e));
+			continue;
+		}
+		if (d != floor(d) || d < 1 || d > 65535) {
+			err_at(c, e, false,
+			       "grants.listen[%d] must be an integer from 1 to 65535, not %.17g", i,
+			       d);
+			continue;
+		}
+		for (size_t k = 0; k < t->nlisten && !dup; k++) {
+			if (t->listen[k] != (uint16_t)d)
+				continue;
+			err_at(c, e, false,
+			       "grants.listen[%d]: port %u duplicates grants.listen[%d]", i,
+			       (unsigned)d, index[k]);
+			dup = true;
+		}
+		if (dup)
+			continue;
+		index[t->nlisten] = i;
+		t->listen[t->nlisten++] = (uint16_t)d;
+	}
+	free(index);
+}
+
 static void load_grants(struct ctx *c, const cJSON *g, const char *workspace, struct gw_tool *t)
 {
 	static const char *const known[] = {"read",   "write",	"exec", "net",
@@ -386,20 +503,10 @@ static void load_grants(struct ctx *c, const cJSON *g, const char *workspace, st
 			load_paths(c, m, "exec", SBX_EXEC, workspace, t);
 		else if (strcmp(m->string, "limits") == 0)
 			load_limits(c, m, &t->limits);
-		else if (strcmp(m->string, "net") == 0 || strcmp(m->string, "listen") == 0) {
-			if (!cJSON_IsArray(m))
-				err_at(c, m, false, "grants.%s must be an array, not %s", m->string,
-				       type_name(m));
-			else if (cJSON_GetArraySize(m) > 0)
-				/* Fail closed: host-restricted TCP needs more than
-				 * Landlock's port rules, which this version lacks. */
-				err_at(
-				    c, m, false,
-				    "grants.%s: network grants are not supported by this version "
-				    "of toolcell, so the tool is refused rather than run with "
-				    "less confinement than it declares; use [] for no network",
-				    m->string);
-		}
+		else if (strcmp(m->string, "net") == 0)
+			load_net(c, m, t);
+		else if (strcmp(m->string, "listen") == 0)
+			load_listen(c, m, t);
 	}
 }
 
@@ -547,6 +654,8 @@ void gw_tool_unref(struct gw_tool *t)
 		free((char *)t->static_grants[i].origin);
 	}
 	free(t->static_grants);
+	free(t->net);
+	free(t->listen);
 	sbx_policy_free(t->policy);
 	free(t);
 }
@@ -711,8 +820,24 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	}
 	if (c.errors == 0 && opts->compile) {
 		char err[1024];
-		int r = sbx_policy_new(opts->features, t->static_grants, t->nstatic, &t->limits,
-				       opts->filter, &t->policy, err, sizeof(err));
+		bool dyn_write = false;
+		for (size_t i = 0; i < t->ndyn; i++)
+			dyn_write |= (t->dyn[i].access & SBX_WRITE) != 0;
+		struct sbx_policy_extra x = {.net = t->net,
+					     .nnet = t->nnet,
+					     .listen = t->listen,
+					     .nlisten = t->nlisten,
+					     .resolve = opts->resolve,
+					     .dyn_write = dyn_write};
+		int r = -EOPNOTSUPP;
+		if (opts->processes_unenforceable)
+			snprintf(err, sizeof(err), "grants.limits.processes: %s",
+				 opts->processes_unenforceable);
+		else
+			r = sbx_policy_new(opts->features, t->static_grants, t->nstatic, &x,
+					   &t->limits, opts->filter, &t->policy, err, sizeof(err));
+		if (r == 0 && opts->ceiling)
+			r = gw_ceiling_check(opts->ceiling, t, err, sizeof(err));
 		if (r < 0)
 			err_at(&c, grants, true, "tool '%s' refused: %s", t->name, err);
 	}

@@ -5,10 +5,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
 #include "gateway/template.h"
+#include "sandbox/netaddr.h"
 #include "sandbox/policy.h"
 
 enum gw_output { GW_OUTPUT_TEXT, GW_OUTPUT_JSON };
@@ -39,11 +41,22 @@ struct gw_tool {
 	size_t ndyn;
 	bool uses_tmp;
 	struct sbx_limits limits;
+	struct sbx_net_entry *net; /* grants.net, parsed (not resolved) */
+	size_t nnet;
+	uint16_t *listen; /* grants.listen: TCP ports the tool may bind */
+	size_t nlisten;
 	struct sbx_path_grant *static_grants; /* expanded; paths owned */
 	size_t nstatic;
 	struct sbx_policy *policy; /* NULL when loaded without compiling */
 	unsigned refs;		   /* the toolset's and each running call's */
 };
+
+struct gw_ceiling;
+
+/* Checks a compiled tool against the operator's ceiling (gateway/ceiling.c).
+ * Returns 0, or -EPERM with err naming the grant that exceeds it. */
+int gw_ceiling_check(const struct gw_ceiling *ceiling, const struct gw_tool *t, char *err,
+		     size_t errlen);
 
 /* Problems found while loading, each "FILE:LINE:COL: message". */
 struct gw_diag {
@@ -60,6 +73,11 @@ struct gw_load_opts {
 	const struct sbx_features *features; /* for compile */
 	const struct sbx_filter *filter;     /* for compile */
 	bool compile;			     /* false: validate only (pure; no kernel) */
+	sbx_net_resolver resolve;	     /* for net grants; NULL: the system's */
+	/* Why `processes` cannot be enforced (a root gateway without a pids
+	 * cgroup), or NULL: every tool is then refused (fail closed). */
+	const char *processes_unenforceable;
+	const struct gw_ceiling *ceiling; /* --ceiling, or NULL */
 };
 
 /* Loads one manifest from text[0..len). `file` is used in messages. Returns 0

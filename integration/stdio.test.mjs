@@ -124,7 +124,15 @@ function liveChildren(pid) {
 			if (s) kids.push(...s.split(/\s+/).map(Number));
 		} catch { /* no CONFIG_PROC_CHILDREN: nothing to check */ }
 	}
-	return kids.filter((k) => !processGone(k, { allowZombie: false }));
+	// The keeper (a helper the gateway forks at start-up) is not a call's.
+	const isKeeper = (k) => {
+		try {
+			return fs.readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'toolcell-keeper';
+		} catch {
+			return false;
+		}
+	};
+	return kids.filter((k) => !processGone(k, { allowZombie: false }) && !isKeeper(k));
 }
 
 function findExecutable(name) {

@@ -25,6 +25,12 @@
 #ifndef __NR_pidfd_send_signal
 #define __NR_pidfd_send_signal 424
 #endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
+#endif
+#ifndef SECCOMP_RET_USER_NOTIF
+#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
+#endif
 #define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
 
 static int seccomp_action_avail(unsigned action)
@@ -59,6 +65,12 @@ void sbx_features_probe(struct sbx_features *f)
 	f->seccomp_filter = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 &&
 			    seccomp_action_avail(SECCOMP_RET_KILL_PROCESS) &&
 			    seccomp_action_avail(SECCOMP_RET_ERRNO);
+	/* pidfd_getfd on a bad pidfd: EBADF when the call exists. */
+	f->seccomp_notify = f->seccomp_filter && seccomp_action_avail(SECCOMP_RET_USER_NOTIF) &&
+			    syscall(__NR_pidfd_getfd, -1, 0, 0) < 0 && errno == EBADF;
+	pretend = getenv("TOOLCELL_PRETEND_NO_SECCOMP_NOTIFY");
+	if (pretend && *pretend)
+		f->seccomp_notify = false;
 
 	/* Signal 0 through a pidfd of ourselves is harmless and tells whether
 	 * the flag is known: EINVAL if not, ESRCH when we lead no group. */

@@ -12,6 +12,7 @@ struct sbx_features {
 	int landlock_errno;	 /* why it is unavailable, when it is */
 	bool seccomp_filter;	 /* SECCOMP_SET_MODE_FILTER with KILL_PROCESS and ERRNO */
 	bool pidfd_group_signal; /* pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP), Linux 6.9 */
+	bool seccomp_notify;	 /* SECCOMP_RET_USER_NOTIF and pidfd_getfd, Linux 5.9 */
 	int user_namespaces;	 /* 1 yes, 0 no, -1 not probed (needs a fork) */
 };
 

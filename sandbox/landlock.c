@@ -78,6 +78,18 @@ int sbx_landlock_add(int ruleset_fd, int abi, const struct sbx_ll_rule *rules, s
 	return 0;
 }
 
+int sbx_landlock_add_port(int ruleset_fd, uint16_t port, uint64_t access)
+{
+	struct {
+		uint64_t allowed_access;
+		uint64_t port;
+	} np = {.allowed_access = access, .port = port};
+
+	if (syscall(__NR_landlock_add_rule, ruleset_fd, LL_RULE_NET_PORT, &np, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 int sbx_landlock_ruleset(int abi, const struct sbx_ll_rule *rules, size_t n, size_t *failed)
 {
 	struct ll_ruleset_attr attr = {.handled_access_fs = sbx_landlock_fs_rights(abi)};

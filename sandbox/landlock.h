@@ -62,6 +62,10 @@ int sbx_landlock_ruleset(int abi, const struct sbx_ll_rule *rules, size_t n, siz
 int sbx_landlock_add(int ruleset_fd, int abi, const struct sbx_ll_rule *rules, size_t n,
 		     size_t *failed);
 
+/* Allows `access` (SBX_LL_NET_*) on one TCP port in a ruleset (ABI >= 4).
+ * Returns 0 or -errno. */
+int sbx_landlock_add_port(int ruleset_fd, uint16_t port, uint64_t access);
+
 /* Child side: enforces the ruleset on the calling thread. Async-signal-safe:
  * one raw system call. Requires no_new_privs (or CAP_SYS_ADMIN). Returns 0 or
  * -errno. */

@@ -61,7 +61,9 @@ uint64_t sbx_access_rights(unsigned access, bool is_dir)
 {
 	uint64_t r = 0;
 
-	if (access & (SBX_READ | SBX_WRITE))
+	/* execve opens the program for reading, and Landlock checks that open:
+	 * an exec grant without read could never be used. */
+	if (access & (SBX_READ | SBX_WRITE | SBX_EXEC))
 		r |= SBX_LL_FS_READ_FILE | (is_dir ? SBX_LL_FS_READ_DIR : 0);
 	if (access & SBX_WRITE) {
 		r |= SBX_LL_FS_WRITE_FILE | SBX_LL_FS_TRUNCATE;
@@ -171,15 +173,80 @@ void sbx_policy_free(struct sbx_policy *p)
 	}
 	free(p->rules);
 	free(p->rule_paths);
+	sbx_net_free(p->net);
+	free(p->listen);
+	free(p->write_roots);
 	if (p->ruleset_fd >= 0)
 		close(p->ruleset_fd);
 	free(p);
 }
 
-int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g, size_t n,
-		   const struct sbx_limits *limits, const struct sbx_filter *filter,
-		   struct sbx_policy **out, char *err, size_t errlen)
+bool sbx_policy_supervised(const struct sbx_policy *p)
 {
+	return p->profile & (SBX_FILTER_NOTIFY_CONNECT | SBX_FILTER_NOTIFY_META);
+}
+
+static int add_ports(int ruleset_fd, const struct sbx_policy *p)
+{
+	for (size_t i = 0; i < p->nlisten; i++) {
+		int r = sbx_landlock_add_port(ruleset_fd, p->listen[i], SBX_LL_NET_BIND_TCP);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The network half: resolved here, at load, by the gateway (never by the
+ * tool), so the addresses a tool may reach are fixed for the life of the
+ * policy. Fails closed when the kernel cannot supervise connect(2). */
+static int compile_net(const struct sbx_features *f, struct sbx_policy *p,
+		       const struct sbx_policy_extra *x, char *err, size_t errlen)
+{
+	char what[300];
+	int r;
+
+	if (x->nnet + x->nlisten == 0)
+		return 0;
+	if (f->landlock_abi < 4) {
+		snprintf(err, errlen,
+			 "grants.%s: needs Landlock ABI 4 (TCP bind and connect rules); this "
+			 "kernel has ABI %d",
+			 x->nnet ? "net" : "listen", f->landlock_abi);
+		return -EOPNOTSUPP;
+	}
+	p->profile |= SBX_FILTER_INET;
+	if (x->nlisten) {
+		p->listen = malloc(x->nlisten * sizeof(*p->listen));
+		if (!p->listen)
+			return -ENOMEM;
+		memcpy(p->listen, x->listen, x->nlisten * sizeof(*p->listen));
+		p->nlisten = x->nlisten;
+	}
+	if (x->nnet == 0)
+		return 0;
+	if (!f->seccomp_notify) {
+		snprintf(err, errlen,
+			 "grants.net: restricting connections by host needs seccomp user "
+			 "notifications and pidfd_getfd (Linux 5.9 or later), which this kernel "
+			 "lacks");
+		return -EOPNOTSUPP;
+	}
+	p->profile |= SBX_FILTER_NOTIFY_CONNECT;
+	r = sbx_net_compile(x->net, x->nnet, x->resolve ? x->resolve : sbx_net_resolve_system,
+			    &p->net, what, sizeof(what));
+	if (r < 0) {
+		snprintf(err, errlen, "grants.net: %s", what);
+		return r;
+	}
+	return 0;
+}
+
+int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g, size_t n,
+		   const struct sbx_policy_extra *x, const struct sbx_limits *limits,
+		   const struct sbx_filter *filter, struct sbx_policy **out, char *err,
+		   size_t errlen)
+{
+	static const struct sbx_policy_extra none;
 	struct sbx_policy *p;
 	size_t failed = 0;
 	int r;
@@ -192,7 +259,8 @@ int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g,
 		return -ENOMEM;
 	p->ruleset_fd = -1;
 	p->abi = f->landlock_abi;
-	p->filter = filter;
+	if (!x)
+		x = &none;
 	p->limits = *limits;
 	p->rules = calloc(n ? n : 1, sizeof(*p->rules));
 	p->rule_paths = calloc(n ? n : 1, sizeof(*p->rule_paths));
@@ -225,6 +293,18 @@ int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g,
 			r = -ENOMEM;
 			goto fail;
 		}
+		if (g[i].access & SBX_WRITE) {
+			struct sbx_inode *grown = realloc(
+			    p->write_roots, (p->nwrite_roots + 1) * sizeof(*p->write_roots));
+			if (!grown) {
+				path_fd_put(fd);
+				r = -ENOMEM;
+				goto fail;
+			}
+			p->write_roots = grown;
+			p->write_roots[p->nwrite_roots++] =
+			    (struct sbx_inode){.dev = st.st_dev, .ino = st.st_ino};
+		}
 		p->rules[p->nrules].fd = fd;
 		p->rules[p->nrules].access = sbx_access_rights(g[i].access, S_ISDIR(st.st_mode));
 		if (!S_ISDIR(st.st_mode))
@@ -238,6 +318,35 @@ int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g,
 		goto fail;
 	}
 	p->ruleset_fd = r;
+	if (p->nwrite_roots || x->dyn_write) {
+		if (!f->seccomp_notify) {
+			snprintf(err, errlen,
+				 "write grants: keeping chmod/chown/utimensat beneath them needs "
+				 "seccomp user notifications and pidfd_getfd (Linux 5.9 or later), "
+				 "which this kernel lacks");
+			r = -EOPNOTSUPP;
+			goto fail;
+		}
+		p->profile |= SBX_FILTER_NOTIFY_META;
+	}
+	r = compile_net(f, p, x, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = add_ports(p->ruleset_fd, p);
+	if (r < 0) {
+		snprintf(err, errlen, "Landlock refused a grants.listen port: %s", strerror(-r));
+		goto fail;
+	}
+	if (p->profile == (filter ? filter->profile : 0) && filter) {
+		p->filter = filter;
+	} else {
+		r = sbx_filter_get(p->profile, &p->filter);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot compile the seccomp filter: %s",
+				 strerror(-r));
+			goto fail;
+		}
+	}
 	*out = p;
 	return 0;
 fail:
@@ -260,6 +369,8 @@ int sbx_policy_ruleset(const struct sbx_policy *p, const struct sbx_ll_rule *ext
 		return r;
 	int rfd = r;
 	r = sbx_landlock_add(rfd, p->abi, extra, nextra, NULL);
+	if (r == 0)
+		r = add_ports(rfd, p);
 	if (r < 0) {
 		close(rfd);
 		return r;

@@ -10,7 +10,9 @@
 
 #include "sandbox/features.h"
 #include "sandbox/landlock.h"
+#include "sandbox/netaddr.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/supervise.h"
 
 enum {
 	SBX_READ = 1,  /* read files, list directories */
@@ -44,8 +46,24 @@ const struct sbx_path_grant *sbx_system_paths(size_t *n);
 /* Landlock rights for a grant. Directories get the directory rights too. */
 uint64_t sbx_access_rights(unsigned access, bool is_dir);
 
+/* The network side of a tool's grants, and what the path grants cannot say. */
+struct sbx_policy_extra {
+	const struct sbx_net_entry *net; /* grants.net, parsed */
+	size_t nnet;
+	const uint16_t *listen; /* grants.listen */
+	size_t nlisten;
+	sbx_net_resolver resolve; /* NULL: the system resolver */
+	bool dyn_write;		  /* write grants known per call ({tmp}, {arg}) */
+};
+
 struct sbx_policy {
-	int abi;		   /* Landlock ABI the ruleset is built for */
+	int abi;	     /* Landlock ABI the ruleset is built for */
+	unsigned profile;    /* SBX_FILTER_* bits of the seccomp program */
+	struct sbx_net *net; /* resolved net grants (owned), NULL without */
+	uint16_t *listen;    /* owned copy of the listen ports */
+	size_t nlisten;
+	struct sbx_inode *write_roots; /* static write grants by identity (owned) */
+	size_t nwrite_roots;
 	struct sbx_ll_rule *rules; /* static rules; fds owned */
 	char **rule_paths;	   /* resolved path of each rule, for explain */
 	size_t nrules;
@@ -54,13 +72,20 @@ struct sbx_policy {
 	struct sbx_limits limits;
 };
 
-/* Compiles grants. Refuses (fail closed) when the kernel lacks what the
+/* Compiles grants. `x` may be NULL (no network, no per-call write grants).
+ * `filter` is the base program, used when the grants need nothing more;
+ * otherwise the program of the grants' profile is taken (sbx_filter_get).
+ * Refuses (fail closed) when the kernel lacks what the
  * guarantees need: err then names the missing feature. Opens every path now, so
  * a missing non-optional path is an error naming the grant's origin.
  * Returns 0 and *out (caller owns: sbx_policy_free), or -errno with err set. */
 int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g, size_t n,
-		   const struct sbx_limits *limits, const struct sbx_filter *filter,
-		   struct sbx_policy **out, char *err, size_t errlen);
+		   const struct sbx_policy_extra *x, const struct sbx_limits *limits,
+		   const struct sbx_filter *filter, struct sbx_policy **out, char *err,
+		   size_t errlen);
+
+/* Whether calls of this policy need the gateway's supervisor. */
+bool sbx_policy_supervised(const struct sbx_policy *p);
 
 void sbx_policy_free(struct sbx_policy *p);
 

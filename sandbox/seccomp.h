@@ -7,23 +7,37 @@
 
 #include <linux/filter.h>
 
-struct sbx_filter {
-	struct sock_fprog prog; /* prog.filter is owned */
+/* What a tool's grants add to the base filter. */
+enum {
+	SBX_FILTER_INET = 1,	       /* TCP sockets may be created (net or listen grants) */
+	SBX_FILTER_NOTIFY_CONNECT = 2, /* connect(2) goes to the gateway's supervisor */
+	SBX_FILTER_NOTIFY_META = 4,    /* chmod/chown/utimensat go to the supervisor */
+	SBX_FILTER_PROFILES = 8,
 };
 
-/* Compiles the filter for the native architecture. Returns 0 and fills *out,
- * or -errno. */
-int sbx_filter_compile(struct sbx_filter *out);
+struct sbx_filter {
+	struct sock_fprog prog; /* prog.filter is owned */
+	unsigned profile;
+};
+
+/* Compiles the filter for the native architecture and a profile (SBX_FILTER_*
+ * bits). Returns 0 and fills *out, or -errno. */
+int sbx_filter_compile(struct sbx_filter *out, unsigned profile);
+
+/* The program for a profile, compiled on first use and kept for the life of
+ * the process (borrowed). Gateway thread only. Returns 0 or -errno. */
+int sbx_filter_get(unsigned profile, const struct sbx_filter **out);
 
 /* Frees the program; a zeroed filter is a no-op. */
 void sbx_filter_free(struct sbx_filter *f);
 
 /* Child side: installs the filter with one raw system call. Requires
- * no_new_privs. Async-signal-safe. Returns 0 or -errno. */
+ * no_new_privs. Async-signal-safe. Returns 0, or for a supervised profile the
+ * seccomp notification listener fd (close-on-exec), or -errno. */
 int sbx_filter_load(const struct sbx_filter *f);
 
-/* One line per rule, in words, for `toolcell explain`. NULL-terminated,
- * static storage. */
-const char *const *sbx_filter_describe(void);
+/* One line per rule of a profile, in words, for `toolcell explain`.
+ * NULL-terminated, static storage valid until the next call. */
+const char *const *sbx_filter_describe(unsigned profile);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 
+#include "sandbox/cgroup.h"
+#include "sandbox/keeper.h"
 #include "sandbox/spawn.h"
 
 #ifndef __NR_close_range
@@ -36,12 +39,18 @@
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
 #define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
 
 #define CHILD_STACK_SIZE (256 * 1024)
 
 static const char *const step_names[] = {
     [SBX_STEP_SIGNALS] = "resetting signals",
+    [SBX_STEP_USERNS] = "entering the user namespace",
+    [SBX_STEP_CGROUP] = "joining the call's pids cgroup",
+    [SBX_STEP_KEEPER] = "registering with the process keeper",
     [SBX_STEP_SESSION] = "creating a new session",
     [SBX_STEP_PDEATHSIG] = "setting the parent-death signal",
     [SBX_STEP_STDIO] = "setting up stdin/stdout/stderr",
@@ -52,6 +61,7 @@ static const char *const step_names[] = {
     [SBX_STEP_NO_NEW_PRIVS] = "setting no_new_privs",
     [SBX_STEP_LANDLOCK] = "enforcing the Landlock ruleset",
     [SBX_STEP_SECCOMP] = "loading the seccomp filter",
+    [SBX_STEP_NOTIFY] = "handing the seccomp listener to the gateway",
     [SBX_STEP_EXEC] = "executing the program",
 };
 
@@ -65,8 +75,9 @@ const char *sbx_step_name(int step)
 
 struct child_args {
 	const struct sbx_spawn_req *req;
-	int errfd;    /* write end of the error pipe, close-on-exec */
-	pid_t parent; /* to detect a parent that died before PR_SET_PDEATHSIG */
+	int errfd;	 /* write end of the error pipe, close-on-exec */
+	int notify_sock; /* where the listener goes, or -1 */
+	pid_t parent;	 /* to detect a parent that died before PR_SET_PDEATHSIG */
 };
 
 /* Reports the failed step to the parent and exits. The write is one atomic
@@ -103,19 +114,76 @@ static int set_limit(int resource, rlim_t value)
 	return setrlimit(resource, &rl);
 }
 
-static int close_fds_except(int a, int b)
+/* Closes every descriptor above 2 except the (at most four) in keep[]; -1
+ * entries are ignored. A tool must not inherit the gateway's sockets,
+ * manifests, other calls' pipes or pidfds. No allocation: this runs in the
+ * vfork-style child. */
+static int close_fds_except(const int *keep, int n)
 {
-	int lo = a < b ? a : b, hi = a < b ? b : a;
+	int sorted[4], m = 0;
+	unsigned lo = 3;
 
-	/* Closes [3, lo), (lo, hi) and (hi, ~0]. A tool must not inherit the
-	 * gateway's sockets, manifests, other calls' pipes or pidfds. */
-	if (lo > 3 && syscall(__NR_close_range, 3U, (unsigned)lo - 1, 0U) < 0)
+	for (int i = 0; i < n && m < 4; i++) {
+		if (keep[i] < 3)
+			continue;
+		int j = m++;
+		while (j > 0 && sorted[j - 1] > keep[i]) {
+			sorted[j] = sorted[j - 1];
+			j--;
+		}
+		sorted[j] = keep[i];
+	}
+	for (int i = 0; i < m; i++) {
+		if ((unsigned)sorted[i] > lo &&
+		    syscall(__NR_close_range, lo, (unsigned)sorted[i] - 1, 0U) < 0)
+			return -1;
+		if ((unsigned)sorted[i] + 1 > lo)
+			lo = (unsigned)sorted[i] + 1;
+	}
+	return syscall(__NR_close_range, lo, ~0U, 0U) < 0 ? -1 : 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(text);
+	ssize_t w;
+
+	if (fd < 0)
 		return -1;
-	if (hi > lo + 1 && syscall(__NR_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0U) < 0)
+	w = write(fd, text, len);
+	if (w != (ssize_t)len) {
+		int e = w < 0 ? errno : EIO;
+		close(fd);
+		errno = e;
 		return -1;
-	if (syscall(__NR_close_range, (unsigned)hi + 1, ~0U, 0U) < 0)
-		return -1;
-	return 0;
+	}
+	return close(fd);
+}
+
+/* Sends the seccomp listener to the gateway. It must never reach the tool: a
+ * process holding its own listener could answer its own notifications and
+ * let any connect or chmod through. It is close-on-exec, and closed here. */
+static int send_fd(int sock, int fd)
+{
+	char data = 'L';
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(u.buf, 0, sizeof(u.buf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
 static int drop_capabilities(void)
@@ -167,6 +235,7 @@ static int child_main(void *arg)
 	const struct sbx_limits *lim = req->limits;
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
+	int r;
 
 	/* 1. Signals: handlers shared with the gateway's memory must never run
 	 * here, and an ignored SIGPIPE must not be inherited by the tool. The
@@ -180,6 +249,44 @@ static int child_main(void *arg)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		child_fail(a->errfd, SBX_STEP_SIGNALS, errno);
+
+	/* 1a. The user namespace (clone made it): map one unprivileged uid and
+	 * gid to the gateway's own, refuse setgroups(2) (so a tool cannot drop a
+	 * group that denies it access), and become that uid. The tool then holds
+	 * no capability in any namespace, and RLIMIT_NPROC counts this call's
+	 * processes only. Before the parent-death signal: a credential change
+	 * would clear it. */
+	if (req->userns) {
+		if (write_file("/proc/self/setgroups", "deny") < 0 ||
+		    write_file("/proc/self/uid_map", req->uid_map) < 0 ||
+		    write_file("/proc/self/gid_map", req->gid_map) < 0)
+			child_fail(a->errfd, SBX_STEP_USERNS, errno);
+		if (setresgid(req->inside_gid, req->inside_gid, req->inside_gid) < 0 ||
+		    setresuid(req->inside_uid, req->inside_uid, req->inside_uid) < 0)
+			child_fail(a->errfd, SBX_STEP_USERNS, errno);
+	}
+
+	/* 1b. The pids cgroup of the call (a root gateway, where RLIMIT_NPROC
+	 * is not enforced): joined before the tool can fork, so a fork bomb is
+	 * bounded from its first process. */
+	if (req->cgroup_procs_fd >= 0) {
+		r = sbx_cgroup_join(req->cgroup_procs_fd);
+		if (r < 0)
+			child_fail(a->errfd, SBX_STEP_CGROUP, -r);
+	}
+
+	/* 1c. The keeper holds a pidfd of this leader before any tool code
+	 * runs: if the gateway is SIGKILLed at any later point, the keeper kills
+	 * the call's whole process group, daemons included. */
+	if (req->keeper_fd >= 0) {
+		int self = (int)syscall(__NR_pidfd_open, getpid(), 0);
+		if (self < 0)
+			child_fail(a->errfd, SBX_STEP_KEEPER, errno);
+		r = sbx_keeper_add(req->keeper_fd, getpid(), self);
+		close(self);
+		if (r < 0)
+			child_fail(a->errfd, SBX_STEP_KEEPER, -r);
+	}
 
 	/* 2. A new session and process group whose id is our pid: the end of the
 	 * call kills the whole group, and setsid/setpgid are denied by seccomp so
@@ -217,9 +324,10 @@ static int child_main(void *arg)
 	    set_limit(RLIMIT_MSGQUEUE, 0) < 0)
 		child_fail(a->errfd, SBX_STEP_RLIMITS, errno);
 
-	/* 7. No inherited descriptors but stdio (the ruleset and the error pipe
-	 * are close-on-exec and go at execve). */
-	if (close_fds_except(a->errfd, req->ruleset_fd) < 0)
+	/* 7. No inherited descriptors but stdio (the ruleset, the error pipe and
+	 * the listener socket are close-on-exec and go at execve). */
+	int keep[] = {a->errfd, req->ruleset_fd, a->notify_sock, req->cgroup_procs_fd};
+	if (close_fds_except(keep, 4) < 0)
 		child_fail(a->errfd, SBX_STEP_FDS, errno);
 
 	/* 8. A root gateway's capabilities end here. */
@@ -232,7 +340,7 @@ static int child_main(void *arg)
 		child_fail(a->errfd, SBX_STEP_NO_NEW_PRIVS, errno);
 
 	/* 10. Landlock: files, TCP, signals and abstract sockets. */
-	int r = sbx_landlock_restrict(req->ruleset_fd);
+	r = sbx_landlock_restrict(req->ruleset_fd);
 	if (r < 0)
 		child_fail(a->errfd, SBX_STEP_LANDLOCK, -r);
 
@@ -241,6 +349,17 @@ static int child_main(void *arg)
 	r = sbx_filter_load(req->filter);
 	if (r < 0)
 		child_fail(a->errfd, SBX_STEP_SECCOMP, -r);
+
+	/* 12. A supervised profile returned its listener: hand it over and
+	 * close our copy. Without a receiver the supervised calls would block
+	 * forever, so a missing socket fails the call instead. */
+	if (r > 0) {
+		if (a->notify_sock < 0)
+			child_fail(a->errfd, SBX_STEP_NOTIFY, EBADF);
+		if (send_fd(a->notify_sock, r) < 0)
+			child_fail(a->errfd, SBX_STEP_NOTIFY, errno);
+		close(r);
+	}
 
 	execve(req->file, req->argv, req->envp);
 	child_fail(a->errfd, SBX_STEP_EXEC, errno);
@@ -265,20 +384,55 @@ static void *child_stack(void)
 	return stack + CHILD_STACK_SIZE + 4096;
 }
 
+static int recv_fd(int sock)
+{
+	char data;
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	int fd;
+
+	errno = 0;
+	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return errno ? -errno : -EPROTO;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
 int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct sbx_spawn_error *err)
 {
-	struct child_args a = {.req = req, .parent = getpid()};
+	struct child_args a = {.req = req, .parent = getpid(), .notify_sock = -1};
 	sigset_t all, old;
-	int pipefd[2], pidfd = -1, saved;
+	int pipefd[2], pidfd = -1, saved, sv[2] = {-1, -1};
 	void *stack = child_stack();
 	pid_t pid;
 	ssize_t n;
 
 	if (!stack)
 		return -ENOMEM;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (req->supervised && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		saved = errno;
+		if (sv[0] >= 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		return -saved;
+	}
 	a.errfd = pipefd[1];
+	a.notify_sock = sv[1];
 
 	/* CLONE_VM|CLONE_VFORK: no copy of the gateway's page tables (fork()
 	 * cost grows with the parent's memory), and the parent sleeps until the
@@ -286,12 +440,19 @@ int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct s
 	 * runs on the child's stack in the gateway's memory. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_main, stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+	pid = clone(child_main, stack,
+		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+			(req->userns ? CLONE_NEWUSER : 0),
+		    &a, &pidfd);
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(pipefd[1]);
+	if (sv[1] >= 0)
+		close(sv[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
+		if (sv[0] >= 0)
+			close(sv[0]);
 		return -saved;
 	}
 
@@ -305,10 +466,26 @@ int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct s
 		while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
 			;
 		close(pidfd);
+		if (sv[0] >= 0)
+			close(sv[0]);
 		return -ECHILD;
 	}
 	child->pid = pid;
 	child->pidfd = pidfd;
+	child->notify_fd = -1;
+	if (sv[0] >= 0) {
+		/* The child sent the listener before it exec'd, so it is queued. */
+		int r = recv_fd(sv[0]);
+		close(sv[0]);
+		if (r < 0) {
+			sbx_child_kill(child, true);
+			sbx_child_reap(child, &(int){0});
+			err->step = SBX_STEP_NOTIFY;
+			err->err = -r;
+			return -ECHILD;
+		}
+		child->notify_fd = r;
+	}
 	return 0;
 }
 

@@ -21,11 +21,22 @@ struct sbx_spawn_req {
 	const struct sbx_filter *filter;
 	const struct sbx_limits *limits;
 	unsigned long nproc_base; /* processes the uid already has (RLIMIT_NPROC is per uid) */
+	/* Optional parts, -1 / false / NULL when unused: */
+	bool supervised;     /* the filter returns a listener: receive it (see sbx_child) */
+	int keeper_fd;	     /* the keeper gets a pidfd of the leader (sandbox/keeper.h) */
+	int cgroup_procs_fd; /* the leader joins this cgroup (sandbox/cgroup.h) */
+	bool userns;	     /* a new user namespace: the tool runs as a mapped uid */
+	const char *uid_map; /* "INSIDE OUTSIDE 1", prepared by the caller */
+	const char *gid_map;
+	unsigned inside_uid, inside_gid;
 };
 
 /* The steps of the child, in the order it runs them. */
 enum sbx_step {
 	SBX_STEP_SIGNALS = 1,
+	SBX_STEP_USERNS,
+	SBX_STEP_CGROUP,
+	SBX_STEP_KEEPER,
 	SBX_STEP_SESSION,
 	SBX_STEP_PDEATHSIG,
 	SBX_STEP_STDIO,
@@ -36,6 +47,7 @@ enum sbx_step {
 	SBX_STEP_NO_NEW_PRIVS,
 	SBX_STEP_LANDLOCK,
 	SBX_STEP_SECCOMP,
+	SBX_STEP_NOTIFY,
 	SBX_STEP_EXEC,
 };
 
@@ -47,11 +59,13 @@ struct sbx_spawn_error {
 const char *sbx_step_name(int step);
 
 struct sbx_child {
-	pid_t pid; /* also the process group and session id of the call */
-	int pidfd; /* owned, close-on-exec; readable once the child exits */
+	pid_t pid;     /* also the process group and session id of the call */
+	int pidfd;     /* owned, close-on-exec; readable once the child exits */
+	int notify_fd; /* owned seccomp listener for supervised profiles, else -1 */
 };
 
-/* Starts the program. Returns 0 with *child filled (the caller reaps it with
+/* Starts the program. For a supervised filter, the listener the child made is
+ * received into child->notify_fd. Returns 0 with *child filled (the caller reaps it with
  * sbx_child_reap), -errno if the gateway could not clone, or -ECHILD when the
  * child failed before exec: *err then says at which step and why (the child has
  * been reaped already). Not async-signal-safe; must not run concurrently in

@@ -25,7 +25,11 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <sys/xattr.h>
 
 extern char **environ;
 
@@ -231,6 +235,22 @@ int main(int argc, char **argv)
 		usleep(100 * 1000);
 		return 0;
 	}
+	if (strcmp(what, "daemon-wait") == 0) {
+		/* A double-forked daemon, and the leader stays: the call runs on. */
+		pid_t p = fork();
+		if (p == 0) {
+			if (fork() == 0) {
+				printf("ok %d\n", (int)getpid());
+				fflush(stdout);
+				for (;;)
+					pause();
+			}
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		sleep(30);
+		return 0;
+	}
 	if (strcmp(what, "sleep") == 0) {
 		printf("ok %d\n", (int)getpid());
 		sleep((unsigned)atoi(a));
@@ -249,6 +269,119 @@ int main(int argc, char **argv)
 				return 1;
 			n -= k;
 		}
+		return 0;
+	}
+	if (strcmp(what, "chmod") == 0)
+		return report(chmod(a, (mode_t)strtoul(b, NULL, 8)));
+	if (strcmp(what, "fchmod") == 0) {
+		/* Opened read-only: a file the tool may read but not write. */
+		int fd = open(a, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return report(-1);
+		return report(fchmod(fd, (mode_t)strtoul(b, NULL, 8)));
+	}
+	if (strcmp(what, "chown") == 0)
+		return report(chown(a, (uid_t)atoi(b), (gid_t)-1));
+	if (strcmp(what, "touch") == 0)
+		return report(utimensat(AT_FDCWD, a, NULL, 0));
+	if (strcmp(what, "mode") == 0) {
+		struct stat st;
+		if (stat(a, &st) < 0)
+			return report(-1);
+		printf("ok %o\n", (unsigned)(st.st_mode & 07777));
+		return 0;
+	}
+	if (strcmp(what, "setxattr") == 0)
+		return report(setxattr(a, "user.toolcell", "x", 1, 0));
+	if (strcmp(what, "tcp") == 0 || strcmp(what, "tcp-nb") == 0 || strcmp(what, "udp") == 0 ||
+	    strcmp(what, "mptcp") == 0) {
+		/* An IP literal a and port b: "tcp 93.184.216.34 443", "tcp ::1 80". */
+		struct sockaddr_storage ss = {0};
+		socklen_t len;
+		bool v6 = strchr(a, ':') != NULL;
+		int type = strcmp(what, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM;
+		int proto = strcmp(what, "mptcp") == 0 ? 262 : 0;
+		if (strcmp(what, "tcp-nb") == 0)
+			type |= SOCK_NONBLOCK;
+		if (v6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((uint16_t)atoi(b));
+			if (inet_pton(AF_INET6, a, &s6->sin6_addr) != 1)
+				return 2;
+			len = sizeof(*s6);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons((uint16_t)atoi(b));
+			if (inet_pton(AF_INET, a, &s4->sin_addr) != 1)
+				return 2;
+			len = sizeof(*s4);
+		}
+		int fd = socket(v6 ? AF_INET6 : AF_INET, type, proto);
+		if (fd < 0)
+			return report(-1);
+		if (strcmp(what, "udp") == 0)
+			return report(sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len));
+		int r = connect(fd, (struct sockaddr *)&ss, len);
+		if (r < 0 && errno == EINPROGRESS) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			int err = 0;
+			socklen_t el = sizeof(err);
+			poll(&pfd, 1, 5000);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			errno = err;
+			r = err ? -1 : 0;
+		}
+		if (r == 0 && argc > 4) {
+			/* Send a line and print the first line of the answer. */
+			char buf[256];
+			ssize_t n;
+			if (write(fd, argv[4], strlen(argv[4])) < 0)
+				return report(-1);
+			n = read(fd, buf, sizeof(buf) - 1);
+			if (n < 0)
+				return report(-1);
+			buf[n] = '\0';
+			printf("ok %s\n", buf);
+			return 0;
+		}
+		return report(r);
+	}
+	if (strcmp(what, "listen") == 0) {
+		struct sockaddr_in s4 = {.sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)atoi(a)),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			return report(-1);
+		if (bind(fd, (struct sockaddr *)&s4, sizeof(s4)) < 0)
+			return report(-1);
+		return report(listen(fd, 1));
+	}
+	if (strcmp(what, "socketpair-dgram") == 0) {
+		int sv[2];
+		return report(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	}
+	if (strcmp(what, "forkbomb") == 0) {
+		/* Children that stay alive; prints how many could be made. */
+		int n = 0, max = atoi(a), err = 0;
+		for (; n < max; n++) {
+			pid_t p = fork();
+			if (p == 0) {
+				pause();
+				_exit(0);
+			}
+			if (p < 0) {
+				err = errno;
+				break;
+			}
+		}
+		printf("%d %s\n", n, err ? strerrorname_np(err) : "ok");
+		return 0;
+	}
+	if (strcmp(what, "uid") == 0) {
+		printf("ok %u %u\n", (unsigned)getuid(), (unsigned)geteuid());
 		return 0;
 	}
 	fprintf(stderr, "probe: unknown action \"%s\"\n", what);

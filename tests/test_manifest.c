@@ -157,18 +157,99 @@ static void test_placeholders(void **state)
 static void test_grants(void **state)
 {
 	(void)state;
-	expect_errors(7, "  \"grants\": {\"net\": [\"example.com:443\"]}",
-		      (const char *const[]){"m.json:7:21: grants.net: network grants are not "
-					    "supported by this version of toolcell, so the tool is "
-					    "refused rather than run with less confinement than it "
-					    "declares; use [] for no network",
-					    NULL});
 	expect_errors(7, "  \"grants\": {\"limits\": {\"timeout_s\": 0, \"cpu\": 1}}",
 		      (const char *const[]){
 			  "m.json:7:41: grants.limits: unknown key \"cpu\" (known keys: timeout_s, "
 			  "cpu_s, memory_mb, processes, open_files, file_size_mb, output_kb)",
 			  "m.json:7:38: grants.limits.timeout_s must be an integer from 1 to 86400",
 			  NULL});
+}
+
+/* grants.net and grants.listen are parsed (names are not resolved) and kept. */
+static void test_net_grants(void **state)
+{
+	struct gw_diag d = {0};
+	struct gw_tool *t = NULL;
+	char buf[SBX_NET_FORMAT_MAX];
+
+	(void)state;
+	assert_int_equal(load_with(7,
+				   "  \"grants\": {\"exec\": [\"@system\"], \"net\": "
+				   "[\"Example.com:443\", \"10.0.0.0/8:*\", \"[fd00::]/8:22\", "
+				   "\"name.invalid:1\"], \"listen\": [8080, 65535, 1, 1e3]}",
+				   &d, &t),
+			 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(t->nnet, 4);
+	sbx_net_format(&t->net[0], buf, sizeof(buf));
+	assert_string_equal(buf, "example.com:443");
+	sbx_net_format(&t->net[1], buf, sizeof(buf));
+	assert_string_equal(buf, "10.0.0.0/8:*");
+	sbx_net_format(&t->net[2], buf, sizeof(buf));
+	assert_string_equal(buf, "[fd00::/8]:22");
+	sbx_net_format(&t->net[3], buf, sizeof(buf));
+	assert_string_equal(buf, "name.invalid:1");
+	assert_int_equal(t->nlisten, 4);
+	assert_int_equal(t->listen[0], 8080);
+	assert_int_equal(t->listen[1], 65535);
+	assert_int_equal(t->listen[2], 1);
+	assert_int_equal(t->listen[3], 1000);
+	gw_tool_unref(t);
+	gw_diag_free(&d);
+
+	t = NULL;
+	assert_int_equal(load_with(7, "  \"grants\": {\"net\": [], \"listen\": []}", &d, &t), 0);
+	assert_int_equal(t->nnet, 0);
+	assert_null(t->net);
+	assert_int_equal(t->nlisten, 0);
+	assert_null(t->listen);
+	gw_tool_unref(t);
+	gw_diag_free(&d);
+}
+
+static void test_net_grant_errors(void **state)
+{
+	(void)state;
+	expect_errors(
+	    7,
+	    "  \"grants\": {\"net\": [\"example.com:443\", \"x:99999\", 5, \"EXAMPLE.com:443\", "
+	    "\"[fd00::1/8]:1\", \"[::ffff:10.0.0.1]:80\", \"10.0.0.1:80\"]}",
+	    (const char *const[]){
+		"m.json:7:41: grants.net[1]: \"x:99999\": port 99999 is out of range (1..65535)",
+		"m.json:7:52: grants.net[2] must be a string, not a number",
+		"m.json:7:55: grants.net[3]: \"EXAMPLE.com:443\" duplicates grants.net[0]",
+		"m.json:7:74: grants.net[4]: \"[fd00::1/8]:1\": [fd00::1/8] has bits set beyond "
+		"the prefix; the network is [fd00::/8]",
+		"m.json:7:115: grants.net[6]: \"10.0.0.1:80\" duplicates grants.net[5]", NULL});
+	expect_errors(
+	    7, "  \"grants\": {\"net\": [\"::1:80\", \"*:443\", \"a_b:1\"]}",
+	    (const char *const[]){
+		"m.json:7:22: grants.net[0]: \"::1:80\": an IPv6 address must be "
+		"written in brackets, as in [2001:db8::1]:443",
+		"m.json:7:32: grants.net[1]: \"*:443\": * is not a host; for any host "
+		"write 0.0.0.0/0:PORT and [::]/0:PORT",
+		"m.json:7:41: grants.net[2]: \"a_b:1\": '_' is not allowed in a host name "
+		"(letters, digits, '-' and '.' only)",
+		NULL});
+	expect_errors(7, "  \"grants\": {\"net\": \"example.com:443\"}",
+		      (const char *const[]){"m.json:7:21: grants.net must be an array of "
+					    "\"host:port\" strings, not a string",
+					    NULL});
+	expect_errors(
+	    7, "  \"grants\": {\"listen\": [8080, 0, 65536, 80.5, \"81\", 8080, -1, true, 1e3]}",
+	    (const char *const[]){
+		"m.json:7:31: grants.listen[1] must be an integer from 1 to 65535, not 0",
+		"m.json:7:34: grants.listen[2] must be an integer from 1 to 65535, not 65536",
+		"m.json:7:41: grants.listen[3] must be an integer from 1 to 65535, not 80.5",
+		"m.json:7:47: grants.listen[4] must be an integer from 1 to 65535, not a string",
+		"m.json:7:53: grants.listen[5]: port 8080 duplicates grants.listen[0]",
+		"m.json:7:59: grants.listen[6] must be an integer from 1 to 65535, not -1",
+		"m.json:7:63: grants.listen[7] must be an integer from 1 to 65535, not a boolean",
+		NULL});
+	expect_errors(7, "  \"grants\": {\"listen\": 8080}",
+		      (const char *const[]){"m.json:7:24: grants.listen must be an array of TCP "
+					    "port numbers, not a number",
+					    NULL});
 }
 
 static void test_json_errors(void **state)
@@ -251,6 +332,8 @@ int main(void)
 	    cmocka_unit_test(test_types_and_names),
 	    cmocka_unit_test(test_placeholders),
 	    cmocka_unit_test(test_grants),
+	    cmocka_unit_test(test_net_grants),
+	    cmocka_unit_test(test_net_grant_errors),
 	    cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_dynamic_grants_and_tmp),
 	    cmocka_unit_test(test_bundled_and_duplicates),

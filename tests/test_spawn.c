@@ -168,7 +168,7 @@ static int setup_group(void **state)
 		snprintf(unsupported, sizeof(unsupported), "%s", err);
 		return 0;
 	}
-	r = sbx_filter_compile(&filter);
+	r = sbx_filter_compile(&filter, 0);
 	if (r < 0) {
 		print_error("sbx_filter_compile: %s\n", strerror(-r));
 		return -1;
@@ -254,7 +254,7 @@ static struct sbx_policy *tree_policy(const struct tree *t, const struct sbx_lim
 	g[n++] = (struct sbx_path_grant){ws, SBX_WRITE, "grants.write[0]", false};
 	g[n++] = (struct sbx_path_grant){ro, SBX_READ, "grants.read[1]", false};
 	g[n++] = (struct sbx_path_grant){bin, SBX_READ | SBX_EXEC, "grants.exec[1]", false};
-	r = sbx_policy_new(&features, g, n, limits, &filter, &p, err, sizeof(err));
+	r = sbx_policy_new(&features, g, n, NULL, limits, &filter, &p, err, sizeof(err));
 	if (r < 0)
 		print_error("sbx_policy_new: %s (%s)\n", err, strerror(-r));
 	assert_int_equal(r, 0);
@@ -349,6 +349,8 @@ static void spawn_run(const struct tree *t, const struct spawn_opts *o, char *co
 	    .filter = o->filter ? o->filter : &filter,
 	    .limits = lim,
 	    .nproc_base = tasks_of_uid(),
+	    .keeper_fd = -1,
+	    .cgroup_procs_fd = -1,
 	};
 	r->rc = sbx_spawn(&req, &child, &r->serr);
 	close(in[0]);
