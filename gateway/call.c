@@ -749,11 +749,19 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	    .supervised = sbx_policy_supervised(tool->policy),
 	    .keeper_fd = env->keeper_fd,
 	    .cgroup_procs_fd = c->cg.procs_fd,
-	    .userns = env->userns,
+	    /* A root gateway's mount namespace must stay its own, and root
+	     * gains nothing from the user namespace that the dropped
+	     * capabilities and the pids cgroup do not already give. */
+	    .userns = env->userns && !(getuid() == 0 && tool->policy->hosts_file),
 	    .uid_map = env->uid_map,
 	    .gid_map = env->gid_map,
 	    .inside_uid = env->inside_uid,
 	    .inside_gid = env->inside_gid,
+	    /* Only a root gateway binds the hosts file: in a user namespace the
+	     * kernel refuses a bind over a mount inherited from the parent
+	     * namespace (/etc/hosts is one in containers). Without it the tool
+	     * runs, but granted names do not resolve inside it. */
+	    .hosts_file = getuid() == 0 ? tool->policy->hosts_file : NULL,
 	};
 	c->start_ns = uv_hrtime();
 	r = sbx_spawn(&req, &c->child, &serr);

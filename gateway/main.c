@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <uv.h>
 
@@ -569,28 +570,68 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 		       t->dyn[i].in_tmp ? "{tmp}" : "the workspace");
 		free(s);
 	}
-	printf("\nnetwork   none: seccomp refuses socket() for every family, unix included "
-	       "(socketpair works)%s\n",
-	       p->abi >= 4 ? "; Landlock denies TCP" : "");
+	if (!p->net && p->nlisten == 0) {
+		printf("\nnetwork   none: seccomp refuses socket() for every family, unix included "
+		       "(socketpair works); Landlock denies TCP\n");
+	} else {
+		printf("\nnetwork   TCP over IPv4/IPv6 only (no UDP, raw, unix, netlink, MPTCP, "
+		       "SCTP, ...)\n");
+		if (p->net) {
+			printf("          connect(2) is checked by the gateway; reachable, "
+			       "exactly:\n");
+			for (size_t i = 0; i < p->net->nrules; i++) {
+				const struct sbx_net_rule *nr = &p->net->rules[i];
+				char addr[INET6_ADDRSTRLEN] = "?";
+				inet_ntop(nr->family, nr->addr, addr, sizeof(addr));
+				char port[8] = "any";
+				if (nr->port)
+					snprintf(port, sizeof(port), "%u", (unsigned)nr->port);
+				printf("            %s/%u port %s\n", addr, nr->prefix, port);
+			}
+			printf(
+			    "          link-local and cloud metadata addresses only where listed "
+			    "literally above\n");
+			if (p->hosts_file)
+				printf("          granted names resolve from %s%s\n", p->hosts_file,
+				       getuid() == 0
+					   ? " (bound over /etc/hosts)"
+					   : " (not bound: needs a root gateway; names do "
+					     "not resolve inside the tool)");
+		} else {
+			printf("          no outgoing connection (Landlock denies every TCP "
+			       "connect)\n");
+		}
+		for (size_t i = 0; i < p->nlisten; i++)
+			printf("          may listen on TCP port %u (Landlock bind rule)\n",
+			       (unsigned)p->listen[i]);
+	}
 	printf("\nseccomp   native architecture only; default allow, then:\n");
 	for (const char *const *d = sbx_filter_describe(p->profile); *d; d++)
 		printf("  - %s\n", *d);
 	const struct sbx_limits *l = &t->limits;
 	printf("\nlimits    wall %u s (then the whole process group is SIGKILLed), cpu %u s,\n"
-	       "          address space %u MiB, processes %u (RLIMIT_NPROC, per uid%s),\n"
+	       "          address space %u MiB, processes %u (%s),\n"
 	       "          open files %u, file size %u MiB, stdout %u KiB (then killed), stderr "
 	       "kept up to %u KiB,\n          core dumps 0, locked memory 0\n",
 	       l->timeout_s, l->cpu_s, l->memory_mb, l->processes,
-	       getuid() == 0 ? "; not enforced by the kernel for root" : "", l->open_files,
-	       l->file_size_mb, l->output_kb, GW_STDERR_MAX / 1024);
+	       getuid() == 0   ? "a pids cgroup per call; RLIMIT_NPROC does not bind root"
+	       : a->env.userns ? "RLIMIT_NPROC in the call's own user namespace"
+			       : "RLIMIT_NPROC over the uid's processes",
+	       l->open_files, l->file_size_mb, l->output_kb, GW_STDERR_MAX / 1024);
 	printf("\nprivilege no_new_privs; %s\n",
 	       getuid() == 0 || geteuid() == 0
 		   ? "running as root: every capability set and the bounding set are emptied, "
 		     "SECBIT_NOROOT locked"
 		   : "not root: no capabilities to drop");
+	printf("identity  %s\n",
+	       a->env.userns ? "a new user namespace per call; the tool keeps its uid there with "
+			       "no capability"
+			     : "no user namespace (unavailable or TOOLCELL_NO_USERNS): the same "
+			       "guarantees hold through the steps above");
 	printf("process   new session and process group (setsid/setpgid then denied), "
 	       "parent-death SIGKILL;\n          at the end of the call the whole group is "
-	       "killed%s\n",
+	       "killed%s; if the gateway\n          is SIGKILLed, the keeper process kills "
+	       "every call's group\n",
 	       a->features.pidfd_group_signal ? " (through the pidfd)" : "");
 	cJSON_Delete(args);
 	return 0;
@@ -699,17 +740,38 @@ static int cmd_probe(void)
 						"io_uring, ... denied; socket() of every "
 						"family refused; 32-bit/x32 ABIs kill"
 					      : "NOT available");
-	printf("user namespaces    %s\n", f.user_namespaces > 0
-					      ? "available (not needed by this version)"
-					      : "unavailable (not needed by this version)");
+	printf("user namespaces    %s\n",
+	       f.user_namespaces > 0
+		   ? "available: each call runs in its own, without capabilities, and "
+		     "RLIMIT_NPROC counts that call only"
+		   : "unavailable: the same guarantees hold without them (capabilities "
+		     "dropped, seccomp, Landlock scopes); `processes` then counts the uid's "
+		     "processes plus the calls in flight");
+	printf("seccomp supervisor %s\n", f.seccomp_notify
+					      ? "yes: connect(2) checked by host for net grants; "
+						"chmod/chown/utimensat only beneath write grants"
+					      : "NO: tools with net or write grants are refused");
 	printf("pidfd group kill   %s\n",
 	       f.pidfd_group_signal ? "yes" : "no (kill(-pgid) is used)");
 	printf("running as         uid %d%s\n", (int)getuid(),
 	       getuid() == 0 ? ": tools get no capabilities (all sets and the bounding set "
 			       "emptied)"
 			     : "");
-	printf("network grants     not supported by this version: manifests with net/listen "
-	       "entries are refused\n");
+	if (getuid() == 0) {
+		struct sbx_cgroup_root cg;
+		char cgerr[PATH_MAX + 64];
+		if (sbx_cgroup_init(&cg, cgerr, sizeof(cgerr)) == 0) {
+			printf("processes (root)   %s, one cgroup per call\n",
+			       sbx_cgroup_describe(&cg));
+			sbx_cgroup_fini(&cg);
+		} else {
+			printf("processes (root)   NOT enforceable (%s): every tool is refused\n",
+			       cgerr);
+			ok = 0;
+			snprintf(err, sizeof(err), "no pids cgroup for a root gateway");
+		}
+	}
+	printf("gateway SIGKILL    a keeper process kills every call's process group\n");
 	if (ok)
 		printf("\nverdict            toolcell can run tools here with every guarantee it "
 		       "documents\n");

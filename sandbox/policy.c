@@ -174,6 +174,12 @@ void sbx_policy_free(struct sbx_policy *p)
 	free(p->rules);
 	free(p->rule_paths);
 	sbx_net_free(p->net);
+	if (p->hosts_file) {
+		unlink(p->hosts_file);
+		rmdir(p->hosts_dir);
+	}
+	free(p->hosts_file);
+	free(p->hosts_dir);
 	free(p->listen);
 	free(p->write_roots);
 	if (p->ruleset_fd >= 0)
@@ -194,6 +200,73 @@ static int add_ports(int ruleset_fd, const struct sbx_policy *p)
 			return r;
 	}
 	return 0;
+}
+
+/* The names a tool may reach, with the addresses the gateway resolved, as a
+ * hosts(5) file: the tool resolves them from it (bound over /etc/hosts in its
+ * mount namespace) and never asks a DNS server, which it could not reach. */
+static int write_hosts(struct sbx_policy *p, char *err, size_t errlen)
+{
+	const char *base = getenv("TMPDIR");
+	size_t len = strlen(p->net->hosts);
+	int fd, r;
+
+	if (!base || base[0] != '/')
+		base = "/tmp";
+	if (asprintf(&p->hosts_dir, "%s/toolcell-hosts.XXXXXX", base) < 0) {
+		p->hosts_dir = NULL;
+		return -ENOMEM;
+	}
+	if (!mkdtemp(p->hosts_dir)) {
+		r = -errno;
+		snprintf(err, errlen, "grants.net: cannot create %s: %s", p->hosts_dir,
+			 strerror(-r));
+		free(p->hosts_dir);
+		p->hosts_dir = NULL;
+		return r;
+	}
+	/* The directory is 0700 and the gateway's: no other user can swap the
+	 * file; the tool reads it through the bind mount. */
+	if (asprintf(&p->hosts_file, "%s/hosts", p->hosts_dir) < 0) {
+		p->hosts_file = NULL;
+		rmdir(p->hosts_dir);
+		return -ENOMEM;
+	}
+	fd = open(p->hosts_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, p->net->hosts, len) != (ssize_t)len) {
+		r = fd < 0 ? -errno : -EIO;
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "grants.net: cannot write %s: %s", p->hosts_file,
+			 strerror(-r));
+		unlink(p->hosts_file);
+		rmdir(p->hosts_dir);
+		free(p->hosts_file);
+		p->hosts_file = NULL;
+		return r;
+	}
+	close(fd);
+	/* Readable through the bind mount: a read rule on the file itself, kept
+	 * with the static rules so per-call rulesets have it too. */
+	struct sbx_ll_rule *rules = realloc(p->rules, (p->nrules + 1) * sizeof(*rules));
+	if (!rules)
+		return -ENOMEM;
+	p->rules = rules;
+	char **paths = realloc(p->rule_paths, (p->nrules + 1) * sizeof(*paths));
+	if (!paths)
+		return -ENOMEM;
+	p->rule_paths = paths;
+	paths[p->nrules] = strdup(p->hosts_file);
+	if (!paths[p->nrules])
+		return -ENOMEM;
+	fd = path_fd_get(p->hosts_file);
+	if (fd < 0) {
+		free(paths[p->nrules]);
+		return fd;
+	}
+	rules[p->nrules] = (struct sbx_ll_rule){.fd = fd, .access = SBX_LL_FS_READ_FILE};
+	p->nrules++;
+	return sbx_landlock_add(p->ruleset_fd, p->abi, &rules[p->nrules - 1], 1, NULL);
 }
 
 /* The network half: resolved here, at load, by the gateway (never by the
@@ -237,6 +310,10 @@ static int compile_net(const struct sbx_features *f, struct sbx_policy *p,
 	if (r < 0) {
 		snprintf(err, errlen, "grants.net: %s", what);
 		return r;
+	}
+	for (size_t i = 0; i < x->nnet; i++) {
+		if (x->net[i].name[0])
+			return write_hosts(p, err, errlen);
 	}
 	return 0;
 }

@@ -62,6 +62,9 @@ struct sbx_policy {
 	struct sbx_net *net; /* resolved net grants (owned), NULL without */
 	uint16_t *listen;    /* owned copy of the listen ports */
 	size_t nlisten;
+	char *hosts_dir; /* a private directory holding `hosts` for named net grants */
+	char *hosts_file; /* hosts_dir/hosts: bound over /etc/hosts where a mount
+			   * namespace can be made, so granted names resolve */
 	struct sbx_inode *write_roots; /* static write grants by identity (owned) */
 	size_t nwrite_roots;
 	struct sbx_ll_rule *rules; /* static rules; fds owned */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -49,6 +50,7 @@
 static const char *const step_names[] = {
     [SBX_STEP_SIGNALS] = "resetting signals",
     [SBX_STEP_USERNS] = "entering the user namespace",
+    [SBX_STEP_MOUNTS] = "binding the call's hosts file over /etc/hosts",
     [SBX_STEP_CGROUP] = "joining the call's pids cgroup",
     [SBX_STEP_KEEPER] = "registering with the process keeper",
     [SBX_STEP_SESSION] = "creating a new session",
@@ -261,6 +263,20 @@ static int child_main(void *arg)
 		    write_file("/proc/self/uid_map", req->uid_map) < 0 ||
 		    write_file("/proc/self/gid_map", req->gid_map) < 0)
 			child_fail(a->errfd, SBX_STEP_USERNS, errno);
+	}
+
+	/* 1a'. The call's own /etc/hosts, in its own mount namespace (made by
+	 * clone). Mounts are made private first: a bind on a shared / would
+	 * propagate back to the host's mount table, so that step must succeed.
+	 * The bind itself only serves name resolution, never confinement: where
+	 * the kernel refuses it (an /etc/hosts that is itself a mount in some
+	 * containers), the tool runs on and granted names do not resolve. */
+	if (req->hosts_file) {
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			child_fail(a->errfd, SBX_STEP_MOUNTS, errno);
+		(void)mount(req->hosts_file, "/etc/hosts", NULL, MS_BIND, NULL);
+	}
+	if (req->userns) {
 		if (setresgid(req->inside_gid, req->inside_gid, req->inside_gid) < 0 ||
 		    setresuid(req->inside_uid, req->inside_uid, req->inside_uid) < 0)
 			child_fail(a->errfd, SBX_STEP_USERNS, errno);

@@ -29,12 +29,14 @@ struct sbx_spawn_req {
 	const char *uid_map; /* "INSIDE OUTSIDE 1", prepared by the caller */
 	const char *gid_map;
 	unsigned inside_uid, inside_gid;
+	const char *hosts_file; /* bound over /etc/hosts in a new mount namespace */
 };
 
 /* The steps of the child, in the order it runs them. */
 enum sbx_step {
 	SBX_STEP_SIGNALS = 1,
 	SBX_STEP_USERNS,
+	SBX_STEP_MOUNTS,
 	SBX_STEP_CGROUP,
 	SBX_STEP_KEEPER,
 	SBX_STEP_SESSION,
