@@ -57,6 +57,8 @@ struct gw_call {
 	char *stdin_data;
 	size_t stdin_len;
 	char *tmp; /* the call's {tmp}, removed at the end */
+	uint64_t tmp_access; /* Landlock rights on {tmp} itself */
+	bool tmp_mounted;    /* {tmp} is a tmpfs in the call's mount namespace */
 
 	struct sbx_cgroup_call cg; /* procs_fd -1 when unused */
 	struct sbx_supervisor sup; /* listener -1 when unsupervised */
@@ -429,7 +431,7 @@ static int start_supervisor(struct gw_call *c, const struct sbx_ll_rule *extra, 
 	c->sup.net = p->net;
 	c->sup.tool_uid = c->env->userns ? c->env->inside_uid : getuid();
 	c->sup.tool_gid = c->env->userns ? c->env->inside_gid : getgid();
-	c->sup.roots = calloc(p->nwrite_roots + nextra + 1, sizeof(*c->sup.roots));
+	c->sup.roots = calloc(p->nwrite_roots + nextra + 2, sizeof(*c->sup.roots));
 	if (!c->sup.roots)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->nwrite_roots; i++)
@@ -438,6 +440,16 @@ static int start_supervisor(struct gw_call *c, const struct sbx_ll_rule *extra, 
 		struct stat st;
 		if ((extra[i].access & SBX_LL_FS_WRITE_FILE) && fstat(extra[i].fd, &st) == 0)
 			c->sup.roots[n++] = (struct sbx_inode){.dev = st.st_dev, .ino = st.st_ino};
+	}
+	if (c->tmp_mounted && (c->tmp_access & SBX_LL_FS_WRITE_FILE)) {
+		/* The tmpfs is only in the tool's mount namespace: its root is
+		 * found through the tool's view of the file system. */
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->child.pid, c->tmp);
+		if (stat(path, &st) < 0)
+			return -errno;
+		c->sup.roots[n++] = (struct sbx_inode){.dev = st.st_dev, .ino = st.st_ino};
 	}
 	c->sup.nroots = n;
 	if (uv_poll_init(c->env->loop, &c->sup_poll, c->sup.listener) < 0)
@@ -596,6 +608,8 @@ static int resolve_dyn(struct gw_call *c, const struct gw_dyn_grant *g, const st
 	rule->access = sbx_access_rights(g->access, S_ISDIR(st.st_mode));
 	if (!S_ISDIR(st.st_mode))
 		rule->access &= SBX_LL_FS_FILE_RIGHTS;
+	if (g->in_tmp && strcmp(rel, ".") == 0)
+		c->tmp_access |= rule->access;
 	return 1;
 }
 
@@ -725,6 +739,12 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		}
 	}
 
+	/* About 4 KiB per file on average: inodes bound the kernel memory a
+	 * tmpfs full of empty files would take. */
+	char tmp_opts[80];
+	unsigned mb = tool->limits.tmp_mb;
+	snprintf(tmp_opts, sizeof(tmp_opts), "size=%um,nr_inodes=%u,mode=0700", mb,
+		 mb < 4 ? 1024 : mb * 256);
 	if (env->cgroup) {
 		r = sbx_cgroup_call_new(env->cgroup, tool->limits.processes, &c->cg);
 		if (r < 0) {
@@ -749,20 +769,21 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	    .supervised = sbx_policy_supervised(tool->policy),
 	    .keeper_fd = env->keeper_fd,
 	    .cgroup_procs_fd = c->cg.procs_fd,
-	    /* A root gateway's mount namespace must stay its own, and root
-	     * gains nothing from the user namespace that the dropped
-	     * capabilities and the pids cgroup do not already give. */
-	    .userns = env->userns && !(getuid() == 0 && tool->policy->hosts_file),
+	    .userns = env->userns,
 	    .uid_map = env->uid_map,
 	    .gid_map = env->gid_map,
 	    .inside_uid = env->inside_uid,
 	    .inside_gid = env->inside_gid,
-	    /* Only a root gateway binds the hosts file: in a user namespace the
-	     * kernel refuses a bind over a mount inherited from the parent
-	     * namespace (/etc/hosts is one in containers). Without it the tool
-	     * runs, but granted names do not resolve inside it. */
-	    .hosts_file = getuid() == 0 ? tool->policy->hosts_file : NULL,
+	    /* Without a mount namespace (no user namespaces, not root) the
+	     * tool still runs: granted names do not resolve inside it, and
+	     * {tmp} is bounded per file only (file_size_mb). explain says so. */
+	    .hosts_file = env->mounts ? tool->policy->hosts_file : NULL,
+	    .tmp_dir = env->mounts && c->tmp_access ? c->tmp : NULL,
+	    .tmp_opts = tmp_opts,
+	    .tmp_access = c->tmp_access,
+	    .landlock_abi = tool->policy->abi,
 	};
+	c->tmp_mounted = req.tmp_dir != NULL;
 	c->start_ns = uv_hrtime();
 	r = sbx_spawn(&req, &c->child, &serr);
 	if (r == -ECHILD) {

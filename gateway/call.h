@@ -48,6 +48,7 @@ struct gw_call_env {
 	int keeper_fd;		     /* the process keeper, or -1 */
 	struct sbx_cgroup_root *cgroup; /* pids cgroups for a root gateway, or NULL */
 	bool userns;		     /* run tools in a user namespace as inside_uid */
+	bool mounts; /* calls can have a mount namespace ({tmp} tmpfs, /etc/hosts) */
 	unsigned inside_uid, inside_gid;
 	char uid_map[64], gid_map[64];
 };

@@ -37,27 +37,6 @@ struct gw_ceiling {
 	struct sbx_limits limits; /* 0: not named, no bound */
 };
 
-static const struct {
-	const char *key;
-	size_t off;
-	unsigned max; /* the same ranges a manifest accepts */
-} limit_keys[] = {
-    {"timeout_s", offsetof(struct sbx_limits, timeout_s), 86400},
-    {"cpu_s", offsetof(struct sbx_limits, cpu_s), 86400},
-    {"memory_mb", offsetof(struct sbx_limits, memory_mb), 1 << 20},
-    {"processes", offsetof(struct sbx_limits, processes), 65536},
-    {"open_files", offsetof(struct sbx_limits, open_files), 1 << 20},
-    {"file_size_mb", offsetof(struct sbx_limits, file_size_mb), 1 << 20},
-    {"output_kb", offsetof(struct sbx_limits, output_kb), 1 << 20},
-};
-
-#define NLIMITS (sizeof(limit_keys) / sizeof(limit_keys[0]))
-
-static unsigned limit_of(const struct sbx_limits *l, size_t i)
-{
-	return *(const unsigned *)((const char *)l + limit_keys[i].off);
-}
-
 /* ---- paths ---- */
 
 /* The canonical form of an absolute path: realpath(3) where the path exists.
@@ -155,74 +134,12 @@ static const char *kind_name(unsigned bit)
 
 /* ---- parsing ---- */
 
-struct ctx {
-	const char *file;
-	const struct gw_json_doc *doc;
-	struct gw_diag *diag;
-	int errors;
-	bool oom;
-};
-
-static void __attribute__((format(printf, 4, 5)))
-err_at(struct ctx *c, const cJSON *node, bool at_key, const char *fmt, ...)
-{
-	const struct gw_json_pos *p = gw_json_pos_of(c->doc, node);
-	char msg[900];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	gw_diag_add(c->diag, c->file, p ? (at_key ? p->key_line : p->line) : 1,
-		    p ? (at_key ? p->key_col : p->col) : 1, "%s", msg);
-	c->errors++;
-}
-
-static void oom_at(struct ctx *c, const cJSON *node)
+static void oom_at(struct gw_jctx *c, const cJSON *node)
 {
 	c->oom = true;
-	err_at(c, node, false, "out of memory");
+	gw_err_at(c, node, false, "out of memory");
 }
 
-static const char *type_name(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	return "an object";
-}
-
-/* Reports every key of obj that is not in `known`. */
-static void check_keys(struct ctx *c, const cJSON *obj, const char *where, const char *const *known)
-{
-	const cJSON *m;
-
-	cJSON_ArrayForEach(m, obj)
-	{
-		bool found = false;
-		char list[256] = "";
-		size_t used = 0;
-
-		for (const char *const *k = known; *k; k++) {
-			if (strcmp(*k, m->string) == 0)
-				found = true;
-			int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
-					 *k);
-			if (w > 0 && (size_t)w < sizeof(list) - used)
-				used += (size_t)w;
-		}
-		if (!found)
-			err_at(c, m, true, "%sunknown key \"%s\" (known keys: %s)", where,
-			       m->string, list);
-	}
-}
 
 static int push_path(struct gw_ceiling *ce, const char *path, unsigned access)
 {
@@ -260,7 +177,7 @@ static int push_system(struct gw_ceiling *ce, unsigned bit)
  * argument's path is only known per call (it lies beneath the workspace, so
  * "{workspace}" is what allows it), and {tmp} is a new directory per call, so
  * it can only be allowed whole. */
-static void load_path(struct ctx *c, struct gw_ceiling *ce, const cJSON *e, const char *what,
+static void load_path(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *e, const char *what,
 		      unsigned bit)
 {
 	struct gw_tpl tpl;
@@ -271,7 +188,7 @@ static void load_path(struct ctx *c, struct gw_ceiling *ce, const cJSON *e, cons
 
 	if (strcmp(s, "@system") == 0) {
 		if (bit == SBX_WRITE)
-			err_at(c, e, false,
+			gw_err_at(c, e, false,
 			       "%s: @system is read-only; it can be listed in \"read\" and "
 			       "\"exec\" only",
 			       what);
@@ -286,7 +203,7 @@ static void load_path(struct ctx *c, struct gw_ceiling *ce, const cJSON *e, cons
 	for (size_t i = 0; i < tpl.n; i++) {
 		const struct gw_tpl_part *p = &tpl.parts[i];
 		if (p->kind == GW_TPL_ARG) {
-			err_at(c, e, false,
+			gw_err_at(c, e, false,
 			       "%s: \"%s\" names an argument ({%s}); a ceiling knows no "
 			       "arguments: an argument's path lies beneath the workspace, so "
 			       "list \"{workspace}\" to allow it",
@@ -294,14 +211,14 @@ static void load_path(struct ctx *c, struct gw_ceiling *ce, const cJSON *e, cons
 			goto out;
 		}
 		if (p->kind == GW_TPL_TMP && tpl.n != 1) {
-			err_at(c, e, false,
+			gw_err_at(c, e, false,
 			       "%s: \"%s\": {tmp} can only be listed alone, as \"{tmp}\" (each "
 			       "call gets a new one)",
 			       what, s);
 			goto out;
 		}
 		if (p->kind == GW_TPL_WORKSPACE && i != 0) {
-			err_at(c, e, false, "%s: \"%s\": {workspace} may only start a path", what,
+			gw_err_at(c, e, false, "%s: \"%s\": {workspace} may only start a path", what,
 			       s);
 			goto out;
 		}
@@ -311,7 +228,7 @@ static void load_path(struct ctx *c, struct gw_ceiling *ce, const cJSON *e, cons
 		goto out;
 	}
 	if (tpl.parts[0].kind == GW_TPL_LIT && tpl.parts[0].text[0] != '/') {
-		err_at(c, e, false,
+		gw_err_at(c, e, false,
 		       "%s: \"%s\" must be an absolute path, @system, start with {workspace}, "
 		       "or be {tmp}",
 		       what, s);
@@ -331,14 +248,14 @@ out:
 	gw_tpl_free(&tpl);
 }
 
-static void load_paths(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr, const char *kind,
+static void load_paths(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *arr, const char *kind,
 		       unsigned bit)
 {
 	const cJSON *e;
 	int i = -1;
 
 	if (!cJSON_IsArray(arr)) {
-		err_at(c, arr, false, "%s must be an array of paths, not %s", kind, type_name(arr));
+		gw_err_at(c, arr, false, "%s must be an array of paths, not %s", kind, gw_json_type_name(arr));
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
@@ -347,13 +264,13 @@ static void load_paths(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr, c
 
 		snprintf(what, sizeof(what), "%s[%d]", kind, ++i);
 		if (!cJSON_IsString(e))
-			err_at(c, e, false, "%s must be a string, not %s", what, type_name(e));
+			gw_err_at(c, e, false, "%s must be a string, not %s", what, gw_json_type_name(e));
 		else
 			load_path(c, ce, e, what, bit);
 	}
 }
 
-static void load_net(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
+static void load_net(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *arr)
 {
 	const cJSON *e;
 	int i = -1;
@@ -361,8 +278,8 @@ static void load_net(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 
 	if (!cJSON_IsArray(arr)) {
-		err_at(c, arr, false, "net must be an array of \"host:port\" strings, not %s",
-		       type_name(arr));
+		gw_err_at(c, arr, false, "net must be an array of \"host:port\" strings, not %s",
+		       gw_json_type_name(arr));
 		return;
 	}
 	if (n == 0)
@@ -382,11 +299,11 @@ static void load_net(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
 
 		i++;
 		if (!cJSON_IsString(e)) {
-			err_at(c, e, false, "net[%d] must be a string, not %s", i, type_name(e));
+			gw_err_at(c, e, false, "net[%d] must be a string, not %s", i, gw_json_type_name(e));
 			continue;
 		}
 		if (sbx_net_parse(e->valuestring, &entry, err, sizeof(err)) < 0) {
-			err_at(c, e, false, "net[%d]: %s", i, err);
+			gw_err_at(c, e, false, "net[%d]: %s", i, err);
 			continue;
 		}
 		/* As in manifests: a repeat is harmless but usually a typo for
@@ -395,7 +312,7 @@ static void load_net(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
 			if (!sbx_net_entry_covers(&ce->net[k], &entry) ||
 			    !sbx_net_entry_covers(&entry, &ce->net[k]))
 				continue;
-			err_at(c, e, false, "net[%d]: \"%s\" duplicates net[%d]", i, e->valuestring,
+			gw_err_at(c, e, false, "net[%d]: \"%s\" duplicates net[%d]", i, e->valuestring,
 			       index[k]);
 			dup = true;
 		}
@@ -407,7 +324,7 @@ static void load_net(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
 	free(index);
 }
 
-static void load_listen(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
+static void load_listen(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *arr)
 {
 	const cJSON *e;
 	int i = -1;
@@ -415,8 +332,8 @@ static void load_listen(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 
 	if (!cJSON_IsArray(arr)) {
-		err_at(c, arr, false, "listen must be an array of TCP port numbers, not %s",
-		       type_name(arr));
+		gw_err_at(c, arr, false, "listen must be an array of TCP port numbers, not %s",
+		       gw_json_type_name(arr));
 		return;
 	}
 	if (n == 0)
@@ -435,19 +352,19 @@ static void load_listen(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
 
 		i++;
 		if (!cJSON_IsNumber(e)) {
-			err_at(c, e, false, "listen[%d] must be an integer from 1 to 65535, not %s",
-			       i, type_name(e));
+			gw_err_at(c, e, false, "listen[%d] must be an integer from 1 to 65535, not %s",
+			       i, gw_json_type_name(e));
 			continue;
 		}
 		if (d != floor(d) || d < 1 || d > 65535) {
-			err_at(c, e, false,
+			gw_err_at(c, e, false,
 			       "listen[%d] must be an integer from 1 to 65535, not %.17g", i, d);
 			continue;
 		}
 		for (size_t k = 0; k < ce->nlisten && !dup; k++) {
 			if (ce->listen[k] != (uint16_t)d)
 				continue;
-			err_at(c, e, false, "listen[%d]: port %u duplicates listen[%d]", i,
+			gw_err_at(c, e, false, "listen[%d]: port %u duplicates listen[%d]", i,
 			       (unsigned)d, index[k]);
 			dup = true;
 		}
@@ -459,29 +376,31 @@ static void load_listen(struct ctx *c, struct gw_ceiling *ce, const cJSON *arr)
 	free(index);
 }
 
-static void load_limits(struct ctx *c, struct gw_ceiling *ce, const cJSON *obj)
+static void load_limits(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *obj)
 {
-	static const char *const known[] = {"timeout_s",  "cpu_s",	  "memory_mb", "processes",
-					    "open_files", "file_size_mb", "output_kb", NULL};
+	const char *known[SBX_NLIMITS + 1];
 	const cJSON *m;
 
+	for (size_t i = 0; i <= SBX_NLIMITS; i++)
+		known[i] = sbx_limit_keys[i].key;
 	if (!cJSON_IsObject(obj)) {
-		err_at(c, obj, false, "limits must be an object, not %s", type_name(obj));
+		gw_err_at(c, obj, false, "limits must be an object, not %s", gw_json_type_name(obj));
 		return;
 	}
-	check_keys(c, obj, "limits: ", known);
+	gw_check_keys(c, obj, "limits: ", known);
 	cJSON_ArrayForEach(m, obj)
 	{
-		for (size_t i = 0; i < NLIMITS; i++) {
-			if (strcmp(limit_keys[i].key, m->string) != 0)
+		for (size_t i = 0; i < SBX_NLIMITS; i++) {
+			const struct sbx_limit_key *k = &sbx_limit_keys[i];
+			if (strcmp(k->key, m->string) != 0)
 				continue;
 			double d = cJSON_IsNumber(m) ? m->valuedouble : -1;
-			if (!cJSON_IsNumber(m) || d != floor(d) || d < 1 || d > limit_keys[i].max) {
-				err_at(c, m, false, "limits.%s must be an integer from 1 to %u",
-				       m->string, limit_keys[i].max);
+			if (!cJSON_IsNumber(m) || d != floor(d) || d < 1 || d > k->max) {
+				gw_err_at(c, m, false, "limits.%s must be an integer from 1 to %u",
+				       m->string, k->max);
 				continue;
 			}
-			*(unsigned *)((char *)&ce->limits + limit_keys[i].off) = (unsigned)d;
+			*(unsigned *)((char *)&ce->limits + k->off) = (unsigned)d;
 		}
 	}
 }
@@ -493,7 +412,7 @@ int gw_ceiling_parse(const char *file, const char *text, size_t len, const char 
 					    "listen", "limits", NULL};
 	struct gw_json_doc doc = {0};
 	struct gw_json_error jerr;
-	struct ctx c = {.file = file, .doc = &doc, .diag = diag};
+	struct gw_jctx c = {.file = file, .doc = &doc, .diag = diag};
 	struct gw_ceiling *ce;
 	const cJSON *m;
 
@@ -502,10 +421,10 @@ int gw_ceiling_parse(const char *file, const char *text, size_t len, const char 
 		return -EINVAL;
 	}
 	if (!cJSON_IsObject(doc.root)) {
-		err_at(&c, doc.root, false,
+		gw_err_at(&c, doc.root, false,
 		       "a ceiling must be a JSON object shaped like a manifest's \"grants\" "
 		       "(read, write, exec, net, listen, limits), not %s",
-		       type_name(doc.root));
+		       gw_json_type_name(doc.root));
 		gw_json_doc_free(&doc);
 		return -EINVAL;
 	}
@@ -515,7 +434,7 @@ int gw_ceiling_parse(const char *file, const char *text, size_t len, const char 
 		gw_json_doc_free(&doc);
 		return -ENOMEM;
 	}
-	check_keys(&c, doc.root, "", known);
+	gw_check_keys(&c, doc.root, "", known);
 	cJSON_ArrayForEach(m, doc.root)
 	{
 		if (strcmp(m->string, "read") == 0)
@@ -759,12 +678,12 @@ int gw_ceiling_check(const struct gw_ceiling *c, const struct gw_tool *t, char *
 			 (unsigned)t->listen[i]);
 		return -EPERM;
 	}
-	for (size_t i = 0; i < NLIMITS; i++) {
-		unsigned max = limit_of(&c->limits, i), have = limit_of(&t->limits, i);
+	for (size_t i = 0; i < SBX_NLIMITS; i++) {
+		unsigned max = sbx_limit_get(&c->limits, i), have = sbx_limit_get(&t->limits, i);
 		if (max == 0 || have <= max)
 			continue;
 		snprintf(err, errlen, "grants.limits.%s: %u is above the ceiling's %u",
-			 limit_keys[i].key, have, max);
+			 sbx_limit_keys[i].key, have, max);
 		return -EPERM;
 	}
 	return 0;

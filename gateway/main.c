@@ -251,7 +251,10 @@ static void app_env(struct app *a)
 				  .features = &a->features,
 				  .keeper_fd = sbx_keeper_fd(&a->keeper),
 				  .cgroup = a->have_cgroup ? &a->cgroup : NULL,
-				  .userns = a->features.user_namespaces == 1};
+				  .userns = a->features.user_namespaces == 1,
+				  /* A mount namespace needs CAP_SYS_ADMIN: the
+				   * call's user namespace gives it, or root. */
+				  .mounts = a->features.user_namespaces == 1 || uid == 0};
 	/* The identity map: the tool keeps the uid it would have had, so file
 	 * ownership reads the same inside and out. For a root gateway that is
 	 * uid 0 of a namespace the tool holds no capability in (they are all
@@ -541,8 +544,16 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 		printf("stdin     /dev/null\n");
 	free(s);
 	printf("fds       only 0, 1, 2 (everything else is closed before exec)\n");
-	printf("tmp       %s\n", t->uses_tmp ? "a fresh 0700 directory, removed after the call"
-					     : "none (the manifest does not use {tmp})");
+	if (!t->uses_tmp)
+		printf("tmp       none (the manifest does not use {tmp})\n");
+	else if (a->env.mounts)
+		printf("tmp       a fresh 0700 directory, removed after the call; where granted, a "
+		       "tmpfs of %u MiB\n          (tmp_mb) in the call's own mount namespace\n",
+		       t->limits.tmp_mb);
+	else
+		printf("tmp       a fresh 0700 directory, removed after the call; bounded per file "
+		       "only (file_size_mb):\n          no mount namespace without user "
+		       "namespaces or root\n");
 
 	const struct sbx_policy *p = t->policy;
 	sbx_landlock_describe(sbx_landlock_fs_rights(p->abi), rights, sizeof(rights));
@@ -593,10 +604,11 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 			    "literally above\n");
 			if (p->hosts_file)
 				printf("          granted names resolve from %s%s\n", p->hosts_file,
-				       getuid() == 0
-					   ? " (bound over /etc/hosts)"
-					   : " (not bound: needs a root gateway; names do "
-					     "not resolve inside the tool)");
+				       a->env.mounts
+					   ? " (bound over /etc/hosts in the call's mount namespace)"
+					   : " (not bound: no mount namespace without user "
+					     "namespaces or root; names do not resolve inside the "
+					     "tool)");
 		} else {
 			printf("          no outgoing connection (Landlock denies every TCP "
 			       "connect)\n");
@@ -751,6 +763,12 @@ static int cmd_probe(void)
 					      ? "yes: connect(2) checked by host for net grants; "
 						"chmod/chown/utimensat only beneath write grants"
 					      : "NO: tools with net or write grants are refused");
+	printf("mount namespace    %s\n",
+	       f.user_namespaces > 0 || getuid() == 0
+		   ? "per call where needed: {tmp} is a tmpfs of tmp_mb MiB, granted host names "
+		     "resolve from the call's own /etc/hosts"
+		   : "unavailable (no user namespaces, not root): {tmp} is bounded per file only "
+		     "(file_size_mb) and granted host names do not resolve inside tools");
 	printf("pidfd group kill   %s\n",
 	       f.pidfd_group_signal ? "yes" : "no (kill(-pgid) is used)");
 	printf("running as         uid %d%s\n", (int)getuid(),

@@ -53,15 +53,11 @@ void gw_diag_free(struct gw_diag *d)
 
 /* Everything one load needs to report a problem. */
 struct ctx {
-	const char *file;
-	const struct gw_json_doc *doc;
-	struct gw_diag *diag;
-	int errors;
+	struct gw_jctx j;
 	const cJSON *props; /* inputSchema.properties, or NULL */
 };
 
-static void __attribute__((format(printf, 4, 5)))
-err_at(struct ctx *c, const cJSON *node, bool at_key, const char *fmt, ...)
+void gw_err_at(struct gw_jctx *c, const cJSON *node, bool at_key, const char *fmt, ...)
 {
 	const struct gw_json_pos *p = gw_json_pos_of(c->doc, node);
 	char msg[900];
@@ -75,7 +71,7 @@ err_at(struct ctx *c, const cJSON *node, bool at_key, const char *fmt, ...)
 	c->errors++;
 }
 
-static const char *type_name(const cJSON *v)
+const char *gw_json_type_name(const cJSON *v)
 {
 	if (cJSON_IsString(v))
 		return "a string";
@@ -94,7 +90,7 @@ static bool want_string(struct ctx *c, const cJSON *v, const char *what)
 {
 	if (cJSON_IsString(v))
 		return true;
-	err_at(c, v, false, "%s must be a string, not %s", what, type_name(v));
+	gw_err_at(&c->j, v, false, "%s must be a string, not %s", what, gw_json_type_name(v));
 	return false;
 }
 
@@ -161,7 +157,7 @@ static bool check_tpl(struct ctx *c, const cJSON *node, const char *what, enum t
 	bool ok = true;
 
 	if (gw_tpl_parse(node->valuestring, out) < 0) {
-		err_at(c, node, false, "out of memory");
+		gw_err_at(&c->j, node, false, "out of memory");
 		return false;
 	}
 	for (size_t i = 0; i < out->n; i++) {
@@ -172,19 +168,19 @@ static bool check_tpl(struct ctx *c, const cJSON *node, const char *what, enum t
 			continue;
 		prop = c->props ? cJSON_GetObjectItemCaseSensitive(c->props, p->text) : NULL;
 		if (!prop) {
-			err_at(c, node, false,
+			gw_err_at(&c->j, node, false,
 			       "%s: unknown placeholder {%s}: it is not {workspace}, {tmp} or a "
 			       "property of inputSchema",
 			       what, p->text);
 			ok = false;
 		} else if (use == USE_GRANT && !is_string_only(prop)) {
-			err_at(c, node, false,
+			gw_err_at(&c->j, node, false,
 			       "%s: placeholder {%s} in a grant path needs \"type\": \"string\" in "
 			       "inputSchema",
 			       what, p->text);
 			ok = false;
 		} else if ((use != USE_ARGV || !gw_tpl_is_whole(out)) && may_be_container(prop)) {
-			err_at(c, node, false,
+			gw_err_at(&c->j, node, false,
 			       "%s: placeholder {%s} may be an array or object; only a whole "
 			       "command element can take an array (declare a scalar \"type\")",
 			       what, p->text);
@@ -196,8 +192,7 @@ static bool check_tpl(struct ctx *c, const cJSON *node, const char *what, enum t
 	return ok;
 }
 
-/* Reports every key of obj that is not in `known`. */
-static void check_keys(struct ctx *c, const cJSON *obj, const char *where, const char *const *known)
+void gw_check_keys(struct gw_jctx *c, const cJSON *obj, const char *where, const char *const *known)
 {
 	const cJSON *m;
 
@@ -216,48 +211,37 @@ static void check_keys(struct ctx *c, const cJSON *obj, const char *where, const
 				used += (size_t)w;
 		}
 		if (!found)
-			err_at(c, m, true, "%sunknown key \"%s\" (known keys: %s)", where,
+			gw_err_at(c, m, true, "%sunknown key \"%s\" (known keys: %s)", where,
 			       m->string, list);
 	}
 }
 
 static void load_limits(struct ctx *c, const cJSON *obj, struct sbx_limits *lim)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-		unsigned max;
-	} keys[] = {
-	    {"timeout_s", offsetof(struct sbx_limits, timeout_s), 86400},
-	    {"cpu_s", offsetof(struct sbx_limits, cpu_s), 86400},
-	    {"memory_mb", offsetof(struct sbx_limits, memory_mb), 1 << 20},
-	    {"processes", offsetof(struct sbx_limits, processes), 65536},
-	    {"open_files", offsetof(struct sbx_limits, open_files), 1 << 20},
-	    {"file_size_mb", offsetof(struct sbx_limits, file_size_mb), 1 << 20},
-	    {"output_kb", offsetof(struct sbx_limits, output_kb), 1 << 20},
-	};
-	static const char *const known[] = {"timeout_s",  "cpu_s",	  "memory_mb", "processes",
-					    "open_files", "file_size_mb", "output_kb", NULL};
+	const char *known[SBX_NLIMITS + 1];
 	const cJSON *m;
 
+	for (size_t i = 0; i <= SBX_NLIMITS; i++)
+		known[i] = sbx_limit_keys[i].key;
 	if (!cJSON_IsObject(obj)) {
-		err_at(c, obj, false, "grants.limits must be an object, not %s", type_name(obj));
+		gw_err_at(&c->j, obj, false, "grants.limits must be an object, not %s", gw_json_type_name(obj));
 		return;
 	}
-	check_keys(c, obj, "grants.limits: ", known);
+	gw_check_keys(&c->j, obj, "grants.limits: ", known);
 	cJSON_ArrayForEach(m, obj)
 	{
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-			if (strcmp(keys[i].key, m->string) != 0)
+		for (size_t i = 0; i < SBX_NLIMITS; i++) {
+			const struct sbx_limit_key *k = &sbx_limit_keys[i];
+			if (strcmp(k->key, m->string) != 0)
 				continue;
 			double d = cJSON_IsNumber(m) ? m->valuedouble : -1;
-			if (!cJSON_IsNumber(m) || d != floor(d) || d < 1 || d > keys[i].max) {
-				err_at(c, m, false,
+			if (!cJSON_IsNumber(m) || d != floor(d) || d < 1 || d > k->max) {
+				gw_err_at(&c->j, m, false,
 				       "grants.limits.%s must be an integer from 1 to %u",
-				       m->string, keys[i].max);
+				       m->string, k->max);
 				continue;
 			}
-			*(unsigned *)((char *)lim + keys[i].off) = (unsigned)d;
+			*(unsigned *)((char *)lim + k->off) = (unsigned)d;
 		}
 	}
 }
@@ -285,8 +269,8 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 	int i = 0;
 
 	if (!cJSON_IsArray(arr)) {
-		err_at(c, arr, false, "grants.%s must be an array of paths, not %s", kind,
-		       type_name(arr));
+		gw_err_at(&c->j, arr, false, "grants.%s must be an array of paths, not %s", kind,
+		       gw_json_type_name(arr));
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
@@ -302,8 +286,8 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 			size_t n;
 			const struct sbx_path_grant *sys = sbx_system_paths(&n);
 			if (access & SBX_WRITE) {
-				err_at(
-				    c, e, false,
+				gw_err_at(
+				    &c->j, e, false,
 				    "%s: @system is read-only; it can be granted in \"read\" and "
 				    "\"exec\" only",
 				    origin);
@@ -315,7 +299,7 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 				unsigned a = (access & SBX_EXEC) ? (sys[k].access & SBX_EXEC)
 								 : (sys[k].access & ~SBX_EXEC);
 				if (a && push_static(t, sys[k].path, a, "@system", true) < 0)
-					err_at(c, e, false, "out of memory");
+					gw_err_at(&c->j, e, false, "out of memory");
 			}
 			continue;
 		}
@@ -323,7 +307,7 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 			continue;
 		const struct gw_tpl_part *first = &tpl.parts[0];
 		if (first->kind == GW_TPL_LIT && first->text[0] != '/') {
-			err_at(c, e, false,
+			gw_err_at(&c->j, e, false,
 			       "%s: \"%s\" must be an absolute path, @system, or start with "
 			       "{workspace}, {tmp} or an argument placeholder",
 			       origin, e->valuestring);
@@ -332,7 +316,7 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 		}
 		if (gw_tpl_uses(&tpl, GW_TPL_TMP) || gw_tpl_uses(&tpl, GW_TPL_ARG)) {
 			if (gw_tpl_uses(&tpl, GW_TPL_TMP) && first->kind != GW_TPL_TMP) {
-				err_at(c, e, false, "%s: {tmp} may only start a grant path",
+				gw_err_at(&c->j, e, false, "%s: {tmp} may only start a grant path",
 				       origin);
 				gw_tpl_free(&tpl);
 				continue;
@@ -340,7 +324,7 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 			struct gw_dyn_grant *d = realloc(t->dyn, (t->ndyn + 1) * sizeof(*d));
 			if (!d) {
 				gw_tpl_free(&tpl);
-				err_at(c, e, false, "out of memory");
+				gw_err_at(&c->j, e, false, "out of memory");
 				continue;
 			}
 			t->dyn = d;
@@ -357,9 +341,9 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 		struct gw_tpl_ctx tc = {.workspace = workspace};
 		char *path = NULL, err[256];
 		if (gw_tpl_expand_one(&tpl, &tc, &path, err, sizeof(err)) < 0 || !path)
-			err_at(c, e, false, "%s: %s", origin, err);
+			gw_err_at(&c->j, e, false, "%s: %s", origin, err);
 		else if (push_static(t, path, access, origin, false) < 0)
-			err_at(c, e, false, "out of memory");
+			gw_err_at(&c->j, e, false, "out of memory");
 		free(path);
 		gw_tpl_free(&tpl);
 	}
@@ -375,22 +359,22 @@ static void load_net(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 
 	if (!cJSON_IsArray(arr)) {
-		err_at(c, arr, false,
+		gw_err_at(&c->j, arr, false,
 		       "grants.net must be an array of \"host:port\" strings, not %s",
-		       type_name(arr));
+		       gw_json_type_name(arr));
 		return;
 	}
 	if (n == 0)
 		return;
 	t->net = calloc(n, sizeof(*t->net));
 	if (!t->net) {
-		err_at(c, arr, false, "out of memory");
+		gw_err_at(&c->j, arr, false, "out of memory");
 		return;
 	}
 	/* Where each parsed entry came from, to name the first of a pair. */
 	int *index = calloc(n, sizeof(*index));
 	if (!index) {
-		err_at(c, arr, false, "out of memory");
+		gw_err_at(&c->j, arr, false, "out of memory");
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
@@ -403,7 +387,7 @@ static void load_net(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 		if (!want_string(c, e, what))
 			continue;
 		if (sbx_net_parse(e->valuestring, &entry, err, sizeof(err)) < 0) {
-			err_at(c, e, false, "%s: %s", what, err);
+			gw_err_at(&c->j, e, false, "%s: %s", what, err);
 			continue;
 		}
 		/* A repeated entry is harmless to enforce but is almost always a
@@ -415,7 +399,7 @@ static void load_net(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 			if (!sbx_net_entry_covers(&t->net[k], &entry) ||
 			    !sbx_net_entry_covers(&entry, &t->net[k]))
 				continue;
-			err_at(c, e, false, "%s: \"%s\" duplicates grants.net[%d]", what,
+			gw_err_at(&c->j, e, false, "%s: \"%s\" duplicates grants.net[%d]", what,
 			       e->valuestring, index[k]);
 			dup = true;
 		}
@@ -435,8 +419,8 @@ static void load_listen(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 
 	if (!cJSON_IsArray(arr)) {
-		err_at(c, arr, false, "grants.listen must be an array of TCP port numbers, not %s",
-		       type_name(arr));
+		gw_err_at(&c->j, arr, false, "grants.listen must be an array of TCP port numbers, not %s",
+		       gw_json_type_name(arr));
 		return;
 	}
 	if (n == 0)
@@ -445,7 +429,7 @@ static void load_listen(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 	int *index = calloc(n, sizeof(*index));
 	if (!t->listen || !index) {
 		free(index);
-		err_at(c, arr, false, "out of memory");
+		gw_err_at(&c->j, arr, false, "out of memory");
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
@@ -455,13 +439,13 @@ static void load_listen(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 
 		i++;
 		if (!cJSON_IsNumber(e)) {
-			err_at(c, e, false,
+			gw_err_at(&c->j, e, false,
 			       "grants.listen[%d] must be an integer from 1 to 65535, not %s", i,
-			       type_name(e));
+			       gw_json_type_name(e));
 			continue;
 		}
 		if (d != floor(d) || d < 1 || d > 65535) {
-			err_at(c, e, false,
+			gw_err_at(&c->j, e, false,
 			       "grants.listen[%d] must be an integer from 1 to 65535, not %.17g", i,
 			       d);
 			continue;
@@ -469,7 +453,7 @@ static void load_listen(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 		for (size_t k = 0; k < t->nlisten && !dup; k++) {
 			if (t->listen[k] != (uint16_t)d)
 				continue;
-			err_at(c, e, false,
+			gw_err_at(&c->j, e, false,
 			       "grants.listen[%d]: port %u duplicates grants.listen[%d]", i,
 			       (unsigned)d, index[k]);
 			dup = true;
@@ -489,10 +473,10 @@ static void load_grants(struct ctx *c, const cJSON *g, const char *workspace, st
 	const cJSON *m;
 
 	if (!cJSON_IsObject(g)) {
-		err_at(c, g, false, "grants must be an object, not %s", type_name(g));
+		gw_err_at(&c->j, g, false, "grants must be an object, not %s", gw_json_type_name(g));
 		return;
 	}
-	check_keys(c, g, "grants: ", known);
+	gw_check_keys(&c->j, g, "grants: ", known);
 	cJSON_ArrayForEach(m, g)
 	{
 		if (strcmp(m->string, "read") == 0)
@@ -516,14 +500,14 @@ static void load_env(struct ctx *c, const cJSON *env, struct gw_tool *t)
 	size_t n = (size_t)cJSON_GetArraySize(env);
 
 	if (!cJSON_IsObject(env)) {
-		err_at(c, env, false, "env must be an object of NAME: value strings, not %s",
-		       type_name(env));
+		gw_err_at(&c->j, env, false, "env must be an object of NAME: value strings, not %s",
+		       gw_json_type_name(env));
 		return;
 	}
 	t->env_names = calloc(n + 1, sizeof(*t->env_names));
 	t->env_vals = calloc(n + 1, sizeof(*t->env_vals));
 	if (!t->env_names || !t->env_vals) {
-		err_at(c, env, false, "out of memory");
+		gw_err_at(&c->j, env, false, "out of memory");
 		return;
 	}
 	cJSON_ArrayForEach(m, env)
@@ -532,7 +516,7 @@ static void load_env(struct ctx *c, const cJSON *env, struct gw_tool *t)
 
 		snprintf(what, sizeof(what), "env.%s", m->string);
 		if (!valid_env_name(m->string)) {
-			err_at(c, m, true, "env: \"%s\" is not a valid variable name", m->string);
+			gw_err_at(&c->j, m, true, "env: \"%s\" is not a valid variable name", m->string);
 			continue;
 		}
 		if (!want_string(c, m, what))
@@ -551,7 +535,7 @@ static void load_command(struct ctx *c, const cJSON *cmd, struct gw_tool *t, boo
 	size_t n = (size_t)cJSON_GetArraySize(cmd);
 
 	if (!cJSON_IsArray(cmd) || n == 0) {
-		err_at(c, cmd, false,
+		gw_err_at(&c->j, cmd, false,
 		       "command must be a non-empty array of strings (an argv, run without a "
 		       "shell)");
 		return;
@@ -570,15 +554,15 @@ static void load_command(struct ctx *c, const cJSON *cmd, struct gw_tool *t, boo
 		}
 		if (i == 0) {
 			if (e->valuestring[0] != '/' || strchr(e->valuestring, '{')) {
-				err_at(
-				    c, e, false,
+				gw_err_at(
+				    &c->j, e, false,
 				    "command[0] must be the absolute path of the program, without "
 				    "placeholders (toolcell does not search PATH)");
 				i++;
 				continue;
 			}
 			if (compile && access(e->valuestring, X_OK) < 0)
-				err_at(c, e, false, "command[0]: %s: %s", e->valuestring,
+				gw_err_at(&c->j, e, false, "command[0]: %s: %s", e->valuestring,
 				       strerror(errno));
 		}
 		if (check_tpl(c, e, what, USE_ARGV, &t->argv[t->argc]))
@@ -594,16 +578,16 @@ static void load_annotations(struct ctx *c, const cJSON *a)
 	const cJSON *m;
 
 	if (!cJSON_IsObject(a)) {
-		err_at(c, a, false, "annotations must be an object, not %s", type_name(a));
+		gw_err_at(&c->j, a, false, "annotations must be an object, not %s", gw_json_type_name(a));
 		return;
 	}
-	check_keys(c, a, "annotations: ", known);
+	gw_check_keys(&c->j, a, "annotations: ", known);
 	cJSON_ArrayForEach(m, a)
 	{
 		if (strcmp(m->string, "title") == 0)
 			want_string(c, m, "annotations.title");
 		else if (!cJSON_IsBool(m) && strcmp(m->string, "title") != 0)
-			err_at(c, m, false, "annotations.%s must be true or false", m->string);
+			gw_err_at(&c->j, m, false, "annotations.%s must be true or false", m->string);
 	}
 }
 
@@ -613,15 +597,15 @@ static void check_schema(struct ctx *c, const cJSON *s, const char *key)
 	char msg[512];
 
 	if (!cJSON_IsObject(s)) {
-		err_at(c, s, false, "%s must be a JSON Schema object, not %s", key, type_name(s));
+		gw_err_at(&c->j, s, false, "%s must be a JSON Schema object, not %s", key, gw_json_type_name(s));
 		return;
 	}
 	type = cJSON_GetObjectItemCaseSensitive(s, "type");
 	if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
-		err_at(c, type ? type : s, false,
+		gw_err_at(&c->j, type ? type : s, false,
 		       "%s must have \"type\": \"object\" (MCP requires it)", key);
 	if (gw_schema_check(s, &bad, msg, sizeof(msg)) < 0)
-		err_at(c, bad ? bad : s, false, "%s: %s", key, msg);
+		gw_err_at(&c->j, bad ? bad : s, false, "%s: %s", key, msg);
 }
 
 void gw_tool_unref(struct gw_tool *t)
@@ -691,7 +675,7 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	    "output",	   "grants",  NULL};
 	struct gw_json_doc doc = {0};
 	struct gw_json_error jerr;
-	struct ctx c = {.file = file, .doc = &doc, .diag = diag};
+	struct ctx c = {.j = {.file = file, .doc = &doc, .diag = diag}};
 	struct gw_tool *t;
 	const cJSON *root, *v, *cwd_node = NULL, *grants = NULL;
 
@@ -701,8 +685,8 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	}
 	root = doc.root;
 	if (!cJSON_IsObject(root)) {
-		err_at(&c, root, false, "a manifest must be a JSON object, not %s",
-		       type_name(root));
+		gw_err_at(&c.j, root, false, "a manifest must be a JSON object, not %s",
+		       gw_json_type_name(root));
 		gw_json_doc_free(&doc);
 		return -EINVAL;
 	}
@@ -714,15 +698,15 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	t->refs = 1;
 	t->limits = sbx_limits_default;
 	t->file = strdup(file);
-	check_keys(&c, root, "", known);
+	gw_check_keys(&c.j, root, "", known);
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "name");
 	if (!v)
-		err_at(&c, root, false, "missing \"name\"");
+		gw_err_at(&c.j, root, false, "missing \"name\"");
 	else if (want_string(&c, v, "name")) {
 		if (!valid_tool_name(v->valuestring))
-			err_at(
-			    &c, v, false,
+			gw_err_at(
+			    &c.j, v, false,
 			    "name \"%s\" is not a valid tool name: 1 to 128 of A-Z a-z 0-9 _ . -",
 			    v->valuestring);
 		t->name = strdup(v->valuestring);
@@ -732,14 +716,14 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		want_string(&c, v, "title");
 	v = cJSON_GetObjectItemCaseSensitive(root, "description");
 	if (!v)
-		err_at(&c, root, false,
+		gw_err_at(&c.j, root, false,
 		       "missing \"description\": the model chooses tools by their description");
 	else if (want_string(&c, v, "description") && !v->valuestring[0])
-		err_at(&c, v, false, "description must not be empty");
+		gw_err_at(&c.j, v, false, "description must not be empty");
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "inputSchema");
 	if (!v)
-		err_at(&c, root, false,
+		gw_err_at(&c.j, root, false,
 		       "missing \"inputSchema\" (for a tool without arguments: {\"type\": "
 		       "\"object\", \"additionalProperties\": false})");
 	else {
@@ -751,14 +735,14 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		if (strcmp(v->valuestring, "json") == 0)
 			t->output = GW_OUTPUT_JSON;
 		else if (strcmp(v->valuestring, "text") != 0)
-			err_at(&c, v, false, "output must be \"text\" or \"json\", not \"%s\"",
+			gw_err_at(&c.j, v, false, "output must be \"text\" or \"json\", not \"%s\"",
 			       v->valuestring);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "outputSchema");
 	if (v) {
 		check_schema(&c, v, "outputSchema");
 		if (t->output != GW_OUTPUT_JSON)
-			err_at(&c, v, true, "outputSchema needs \"output\": \"json\"");
+			gw_err_at(&c.j, v, true, "outputSchema needs \"output\": \"json\"");
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "annotations");
 	if (v)
@@ -766,7 +750,7 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "command");
 	if (!v)
-		err_at(&c, root, false, "missing \"command\" (an argv array)");
+		gw_err_at(&c.j, root, false, "missing \"command\" (an argv array)");
 	else
 		load_command(&c, v, t, opts->compile);
 	v = cJSON_GetObjectItemCaseSensitive(root, "stdin");
@@ -781,7 +765,7 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	if (cwd_node && want_string(&c, cwd_node, "cwd")) {
 		if (check_tpl(&c, cwd_node, "cwd", USE_ONE, &t->cwd) &&
 		    t->cwd.parts[0].kind == GW_TPL_LIT && t->cwd.parts[0].text[0] != '/')
-			err_at(&c, cwd_node, false,
+			gw_err_at(&c.j, cwd_node, false,
 			       "cwd must be absolute or start with {workspace} or {tmp}");
 	}
 	if (!t->cwd.parts)
@@ -792,7 +776,7 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 
 	grants = cJSON_GetObjectItemCaseSensitive(root, "grants");
 	if (!grants)
-		err_at(&c, root, false,
+		gw_err_at(&c.j, root, false,
 		       "missing \"grants\": grants are deny-by-default and a tool with none "
 		       "cannot even start its program");
 	else
@@ -807,10 +791,10 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	if (t->stdin_tpl)
 		t->uses_tmp |= gw_tpl_uses(t->stdin_tpl, GW_TPL_TMP);
 
-	if (c.errors == 0) {
+	if (c.j.errors == 0) {
 		t->listing = build_listing(root);
 		if (!t->listing) {
-			err_at(&c, root, false, "out of memory");
+			gw_err_at(&c.j, root, false, "out of memory");
 		} else {
 			t->input_schema =
 			    cJSON_GetObjectItemCaseSensitive(t->listing, "inputSchema");
@@ -818,7 +802,7 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 			    cJSON_GetObjectItemCaseSensitive(t->listing, "outputSchema");
 		}
 	}
-	if (c.errors == 0 && opts->compile) {
+	if (c.j.errors == 0 && opts->compile) {
 		char err[1024];
 		bool dyn_write = false;
 		for (size_t i = 0; i < t->ndyn; i++)
@@ -839,10 +823,10 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		if (r == 0 && opts->ceiling)
 			r = gw_ceiling_check(opts->ceiling, t, err, sizeof(err));
 		if (r < 0)
-			err_at(&c, grants, true, "tool '%s' refused: %s", t->name, err);
+			gw_err_at(&c.j, grants, true, "tool '%s' refused: %s", t->name, err);
 	}
 	gw_json_doc_free(&doc);
-	if (c.errors) {
+	if (c.j.errors) {
 		gw_tool_unref(t);
 		return -EINVAL;
 	}

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "gateway/json.h"
 #include "gateway/template.h"
 #include "sandbox/netaddr.h"
 #include "sandbox/policy.h"
@@ -67,6 +68,24 @@ struct gw_diag {
 void gw_diag_add(struct gw_diag *d, const char *file, unsigned line, unsigned col, const char *fmt,
 		 ...) __attribute__((format(printf, 5, 6)));
 void gw_diag_free(struct gw_diag *d);
+
+/* One JSON file being checked (manifests and the ceiling): problems are
+ * reported at the line and column of the node they concern. */
+struct gw_jctx {
+	const char *file;
+	const struct gw_json_doc *doc;
+	struct gw_diag *diag;
+	int errors;
+	bool oom;
+};
+
+/* Adds "FILE:LINE:COL: message" for node (at its key when at_key). */
+void gw_err_at(struct gw_jctx *c, const cJSON *node, bool at_key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Reports every key of obj that is not in the NULL-terminated `known`. */
+void gw_check_keys(struct gw_jctx *c, const cJSON *obj, const char *where, const char *const *known);
+/* "a string", "an array", ... for messages. */
+const char *gw_json_type_name(const cJSON *v);
 
 struct gw_load_opts {
 	const char *workspace;		     /* absolute, resolved */

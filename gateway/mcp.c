@@ -24,6 +24,7 @@ struct inflight {
 	char *id_raw;
 	cJSON *id;
 	cJSON *progress_token; /* NULL when the client asked for no progress */
+	void *stream;	       /* the transport's tag of the request */
 	struct gw_call *call;
 	struct gw_tool *tool_ref; /* borrowed: the call holds a reference until it is done */
 	char *tool;
@@ -39,6 +40,7 @@ struct gw_session {
 	int log_level; /* index into log_levels, or -1: the client asked for none */
 	struct inflight *calls;
 	unsigned ncalls;
+	void *stream; /* of the message being handled */
 	struct gw_session *next, *prev;
 };
 
@@ -73,13 +75,15 @@ void gw_mcp_free(struct gw_mcp *m)
 	free(m);
 }
 
-static void send_line(struct gw_session *s, char *line)
+static void send_line(struct gw_session *s, char *line, void *stream, bool final)
 {
 	if (!line) {
 		gw_log(GW_LOG_ERROR, "out of memory encoding a message; dropped");
+		if (final)
+			s->send(s->ud, NULL, stream, true);
 		return;
 	}
-	s->send(s->ud, line);
+	s->send(s->ud, line, stream, final);
 }
 
 void gw_mcp_set_tools(struct gw_mcp *m, struct gw_toolset *tools)
@@ -88,7 +92,8 @@ void gw_mcp_set_tools(struct gw_mcp *m, struct gw_toolset *tools)
 	m->tools = tools;
 	for (struct gw_session *s = m->sessions; s; s = s->next)
 		if (s->initialized)
-			send_line(s, gw_rpc_notification("notifications/tools/list_changed", NULL));
+			send_line(s, gw_rpc_notification("notifications/tools/list_changed", NULL),
+				  NULL, false);
 }
 
 struct gw_session *gw_session_new(struct gw_mcp *m, gw_send_fn send, void *ud)
@@ -135,8 +140,10 @@ void gw_session_cancel_all(struct gw_session *s)
 {
 	while (s->calls) {
 		struct inflight *f = s->calls;
+		void *stream = f->stream;
 		gw_call_cancel(f->call);
 		inflight_free(f);
+		s->send(s->ud, NULL, stream, true);
 	}
 }
 
@@ -156,14 +163,26 @@ void gw_session_free(struct gw_session *s)
 
 /* ---- replies ---- */
 
+/* The response to the message being handled, or (from a call) to `stream`. */
+static void reply_to(struct gw_session *s, void *stream, const char *id_raw, cJSON *result)
+{
+	send_line(s, gw_rpc_result(id_raw, result), stream, true);
+}
+
 static void reply(struct gw_session *s, const char *id_raw, cJSON *result)
 {
-	send_line(s, gw_rpc_result(id_raw, result));
+	reply_to(s, s->stream, id_raw, result);
+}
+
+static void reply_error_to(struct gw_session *s, void *stream, const char *id_raw, int code,
+			   const char *msg)
+{
+	send_line(s, gw_rpc_error(id_raw, code, msg, NULL), stream, true);
 }
 
 static void reply_error(struct gw_session *s, const char *id_raw, int code, const char *msg)
 {
-	send_line(s, gw_rpc_error(id_raw, code, msg, NULL));
+	reply_error_to(s, s->stream, id_raw, code, msg);
 }
 
 /* ---- initialize ---- */
@@ -289,7 +308,7 @@ static void call_stdout(void *ud, const char *chunk, size_t len, size_t total)
 	cJSON_AddNumberToObject(p, "progress", (double)total);
 	cJSON_AddStringToObject(p, "message", text);
 	free(text);
-	send_line(f->s, gw_rpc_notification("notifications/progress", p));
+	send_line(f->s, gw_rpc_notification("notifications/progress", p), f->stream, false);
 }
 
 static void call_stderr_line(void *ud, const char *line, size_t len)
@@ -309,7 +328,7 @@ static void call_stderr_line(void *ud, const char *line, size_t len)
 	cJSON_AddStringToObject(p, "logger", f->tool);
 	cJSON_AddStringToObject(p, "data", text);
 	free(text);
-	send_line(f->s, gw_rpc_notification("notifications/message", p));
+	send_line(f->s, gw_rpc_notification("notifications/message", p), f->stream, false);
 }
 
 static void call_done(void *ud, const struct gw_call_result *res)
@@ -328,7 +347,7 @@ static void call_done(void *ud, const struct gw_call_result *res)
 		free(err);
 		free(failure);
 		cJSON_Delete(r);
-		reply_error(s, f->id_raw, GW_RPC_INTERNAL_ERROR, "out of memory");
+		reply_error_to(s, f->stream, f->id_raw, GW_RPC_INTERNAL_ERROR, "out of memory");
 		inflight_free(f);
 		return;
 	}
@@ -393,7 +412,7 @@ static void call_done(void *ud, const struct gw_call_result *res)
 	cJSON_AddNumberToObject(info, "stdoutBytes", (double)res->out_len);
 	cJSON_AddStringToObject(info, "stderr", err);
 	cJSON_AddBoolToObject(info, "stderrTruncated", res->err_truncated);
-	reply(s, f->id_raw, r);
+	reply_to(s, f->stream, f->id_raw, r);
 	free(out);
 	free(err);
 	free(failure);
@@ -439,6 +458,7 @@ static void do_tools_call(struct gw_session *s, const struct gw_rpc_msg *m)
 	f->id = cJSON_Duplicate(m->id, 1);
 	f->tool = strdup(tool->name);
 	f->tool_ref = tool;
+	f->stream = s->stream;
 	if (cJSON_IsString(token) || cJSON_IsNumber(token))
 		f->progress_token = cJSON_Duplicate(token, 1);
 	f->next = s->calls;
@@ -469,8 +489,10 @@ static void do_cancelled(struct gw_session *s, const struct gw_rpc_msg *m)
 		gw_log(GW_LOG_DEBUG, "cancelling call %s of %s", f->id_raw, f->tool);
 		/* Kills the process tree; the call sends no result (MCP: a
 		 * cancelled request gets no response). */
+		void *stream = f->stream;
 		gw_call_cancel(f->call);
 		inflight_free(f);
+		s->send(s->ud, NULL, stream, true);
 		return;
 	}
 }
@@ -491,11 +513,14 @@ static void do_set_level(struct gw_session *s, const struct gw_rpc_msg *m)
 		    "critical, alert, emergency");
 }
 
-void gw_session_handle(struct gw_session *s, const char *buf, size_t len)
+void gw_session_handle(struct gw_session *s, const char *buf, size_t len, void *stream)
 {
 	struct gw_rpc_msg m;
 	char msg[512], *id_raw = NULL;
-	int code = gw_rpc_parse(buf, len, &m, &id_raw, msg, sizeof(msg));
+	int code;
+
+	s->stream = stream;
+	code = gw_rpc_parse(buf, len, &m, &id_raw, msg, sizeof(msg));
 
 	if (code != 0) {
 		reply_error(s, id_raw, code, msg);

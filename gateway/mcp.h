@@ -23,13 +23,20 @@ void gw_mcp_free(struct gw_mcp *m);
  * keep their tool) and tells every initialized session the list changed. */
 void gw_mcp_set_tools(struct gw_mcp *m, struct gw_toolset *tools);
 
-/* send(ud, line) takes ownership of a malloc'd line (no trailing newline). */
-typedef void (*gw_send_fn)(void *ud, char *line);
+/* send(ud, line, stream, final) takes ownership of a malloc'd line (no
+ * trailing newline). `stream` is what gw_session_handle was given with the
+ * request this line belongs to (its response, its progress and log
+ * notifications), or NULL for messages of the session as a whole
+ * (notifications/tools/list_changed). `final` marks the last line of a
+ * request's stream: its response, or line == NULL when the request ends with
+ * no response (a cancelled call). Transports with one stream (stdio) ignore
+ * both. */
+typedef void (*gw_send_fn)(void *ud, char *line, void *stream, bool final);
 
 struct gw_session *gw_session_new(struct gw_mcp *m, gw_send_fn send, void *ud);
 
-/* Handles one framed message. */
-void gw_session_handle(struct gw_session *s, const char *buf, size_t len);
+/* Handles one framed message; `stream` tags every line it causes. */
+void gw_session_handle(struct gw_session *s, const char *buf, size_t len, void *stream);
 
 /* Number of tool calls still running for this session. */
 unsigned gw_session_inflight(const struct gw_session *s);

@@ -70,10 +70,14 @@ int gw_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* gw_send_fn: takes ownership of line. */
-static void send_out(void *ud, char *line)
+/* gw_send_fn: takes ownership of line. One stream: the tags are not needed. */
+static void send_out(void *ud, char *line, void *stream, bool final)
 {
 	struct stdio_srv *srv = ud;
+	(void)stream;
+	(void)final;
+	if (!line)
+		return;
 	size_t n = strlen(line);
 	char *l = realloc(line, n + 2);
 
@@ -117,7 +121,8 @@ static void feed(struct stdio_srv *srv, const char *data, size_t n)
 			if (srv->len + take > GW_STDIO_MAX_LINE) {
 				/* Refuse the message, not the session. */
 				send_out(srv, gw_rpc_error(NULL, GW_RPC_INVALID_REQUEST,
-							   "message longer than 16 MiB", NULL));
+							   "message longer than 16 MiB", NULL),
+					 NULL, true);
 				srv->discarding = true;
 				srv->len = 0;
 			} else {
@@ -151,7 +156,7 @@ static void feed(struct stdio_srv *srv, const char *data, size_t n)
 			while (k < len && (srv->buf[k] == ' ' || srv->buf[k] == '\t'))
 				k++;
 			if (k < len)
-				gw_session_handle(srv->session, srv->buf + k, len - k);
+				gw_session_handle(srv->session, srv->buf + k, len - k, NULL);
 		}
 		srv->discarding = false;
 		srv->len = 0;
@@ -168,7 +173,7 @@ static void on_eof(struct stdio_srv *srv)
 	srv->eof_at = uv_now(srv->loop);
 	/* A final line without a newline is still a message. */
 	if (srv->len && !srv->discarding)
-		gw_session_handle(srv->session, srv->buf, srv->len);
+		gw_session_handle(srv->session, srv->buf, srv->len, NULL);
 	srv->len = 0;
 	start_shutdown(srv);
 }

@@ -17,6 +17,19 @@ const struct sbx_limits sbx_limits_default = {
     .open_files = 256,
     .file_size_mb = 64,
     .output_kb = 1024,
+    .tmp_mb = 64,
+};
+
+const struct sbx_limit_key sbx_limit_keys[SBX_NLIMITS + 1] = {
+    {"timeout_s", offsetof(struct sbx_limits, timeout_s), 86400},
+    {"cpu_s", offsetof(struct sbx_limits, cpu_s), 86400},
+    {"memory_mb", offsetof(struct sbx_limits, memory_mb), 1 << 20},
+    {"processes", offsetof(struct sbx_limits, processes), 65536},
+    {"open_files", offsetof(struct sbx_limits, open_files), 1 << 20},
+    {"file_size_mb", offsetof(struct sbx_limits, file_size_mb), 1 << 20},
+    {"output_kb", offsetof(struct sbx_limits, output_kb), 1 << 20},
+    {"tmp_mb", offsetof(struct sbx_limits, tmp_mb), 1 << 20},
+    {NULL, 0, 0},
 };
 
 /* What "@system" means. Deliberately not all of /etc: as root, /etc/shadow and

@@ -22,10 +22,26 @@ enum {
 
 struct sbx_limits {
 	unsigned timeout_s, cpu_s, memory_mb, processes, open_files, file_size_mb, output_kb;
+	unsigned tmp_mb; /* size of the call's {tmp} where it can be a tmpfs */
 };
 
 /* The defaults a manifest gets for limits it does not name. */
 extern const struct sbx_limits sbx_limits_default;
+
+/* The limit keys of a manifest (and of an operator ceiling), in order, with
+ * the largest value each accepts; NULL-terminated by key. */
+struct sbx_limit_key {
+	const char *key;
+	size_t off; /* of the unsigned in struct sbx_limits */
+	unsigned max;
+};
+extern const struct sbx_limit_key sbx_limit_keys[];
+#define SBX_NLIMITS 8
+
+static inline unsigned sbx_limit_get(const struct sbx_limits *l, size_t i)
+{
+	return *(const unsigned *)((const char *)l + sbx_limit_keys[i].off);
+}
 
 /* One path grant with placeholders already expanded. `path` and `origin` are
  * borrowed; origin names the grant in messages ("grants.read[1]"). Grants from

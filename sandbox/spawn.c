@@ -50,7 +50,7 @@
 static const char *const step_names[] = {
     [SBX_STEP_SIGNALS] = "resetting signals",
     [SBX_STEP_USERNS] = "entering the user namespace",
-    [SBX_STEP_MOUNTS] = "binding the call's hosts file over /etc/hosts",
+    [SBX_STEP_MOUNTS] = "mounting the call's /etc/hosts and {tmp}",
     [SBX_STEP_CGROUP] = "joining the call's pids cgroup",
     [SBX_STEP_KEEPER] = "registering with the process keeper",
     [SBX_STEP_SESSION] = "creating a new session",
@@ -265,16 +265,36 @@ static int child_main(void *arg)
 			child_fail(a->errfd, SBX_STEP_USERNS, errno);
 	}
 
-	/* 1a'. The call's own /etc/hosts, in its own mount namespace (made by
-	 * clone). Mounts are made private first: a bind on a shared / would
-	 * propagate back to the host's mount table, so that step must succeed.
-	 * The bind itself only serves name resolution, never confinement: where
-	 * the kernel refuses it (an /etc/hosts that is itself a mount in some
-	 * containers), the tool runs on and granted names do not resolve. */
-	if (req->hosts_file) {
+	/* 1a'. The call's own mounts, in its own mount namespace (made by
+	 * clone, owned by the call's user namespace when there is one).
+	 * Mounts are made private first: on a shared / they would propagate
+	 * back into the gateway's namespace, the host's mount table. */
+	if (req->hosts_file || req->tmp_dir) {
 		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			child_fail(a->errfd, SBX_STEP_MOUNTS, errno);
-		(void)mount(req->hosts_file, "/etc/hosts", NULL, MS_BIND, NULL);
+		/* The granted names, resolved by the gateway: the tool looks
+		 * them up without any DNS of its own. */
+		if (req->hosts_file && mount(req->hosts_file, "/etc/hosts", NULL, MS_BIND, NULL) < 0)
+			child_fail(a->errfd, SBX_STEP_MOUNTS, errno);
+		/* {tmp} as a size-limited tmpfs: a tool cannot fill the disk
+		 * the gateway's $TMPDIR is on. Landlock does not carry a rule
+		 * on a directory over to what is mounted on it, so the grant
+		 * is added for the new mount's root (the ruleset is this
+		 * call's own; it is enforced below). */
+		if (req->tmp_dir) {
+			if (mount("toolcell-tmp", req->tmp_dir, "tmpfs", MS_NOSUID | MS_NODEV,
+				  req->tmp_opts) < 0)
+				child_fail(a->errfd, SBX_STEP_MOUNTS, errno);
+			struct sbx_ll_rule rule = {
+			    .fd = open(req->tmp_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+			    .access = req->tmp_access};
+			if (rule.fd < 0)
+				child_fail(a->errfd, SBX_STEP_MOUNTS, errno);
+			r = sbx_landlock_add(req->ruleset_fd, req->landlock_abi, &rule, 1, NULL);
+			close(rule.fd);
+			if (r < 0)
+				child_fail(a->errfd, SBX_STEP_MOUNTS, -r);
+		}
 	}
 	if (req->userns) {
 		if (setresgid(req->inside_gid, req->inside_gid, req->inside_gid) < 0 ||
@@ -458,7 +478,8 @@ int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct s
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_main, stack,
 		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-			(req->userns ? CLONE_NEWUSER : 0),
+			(req->userns ? CLONE_NEWUSER : 0) |
+			(req->hosts_file || req->tmp_dir ? CLONE_NEWNS : 0),
 		    &a, &pidfd);
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -5,6 +5,7 @@
 #define TOOLCELL_SANDBOX_SPAWN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sandbox/policy.h"
@@ -29,7 +30,12 @@ struct sbx_spawn_req {
 	const char *uid_map; /* "INSIDE OUTSIDE 1", prepared by the caller */
 	const char *gid_map;
 	unsigned inside_uid, inside_gid;
-	const char *hosts_file; /* bound over /etc/hosts in a new mount namespace */
+	/* A mount namespace of the call's own, for either of: */
+	const char *hosts_file; /* bound over /etc/hosts */
+	const char *tmp_dir;	/* a tmpfs mounted over this directory, */
+	const char *tmp_opts;	/* with these options ("size=...,nr_inodes=...") */
+	uint64_t tmp_access;	/* and these Landlock rights granted on it */
+	int landlock_abi;
 };
 
 /* The steps of the child, in the order it runs them. */

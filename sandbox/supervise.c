@@ -205,7 +205,7 @@ static bool is_root(const struct stat *st, const struct sbx_inode *roots, size_t
 	return false;
 }
 
-bool sbx_beneath_roots(int fd, const struct sbx_inode *roots, size_t n)
+bool sbx_beneath_roots(int fd, pid_t tid, const struct sbx_inode *roots, size_t n)
 {
 	struct stat st, pst;
 	int cur, parent;
@@ -216,9 +216,10 @@ bool sbx_beneath_roots(int fd, const struct sbx_inode *roots, size_t n)
 		return true;
 	if (!S_ISDIR(st.st_mode)) {
 		/* A non-directory: find the directory it is in now, by the path
-		 * the kernel has for it, and make sure that directory really
-		 * holds this inode under that name. */
-		char link[64], path[PATH_MAX];
+		 * the kernel has for it (in the tool's mount namespace: its
+		 * {tmp} may be a tmpfs the gateway cannot see), and make sure
+		 * that directory really holds this inode under that name. */
+		char link[64], path[PATH_MAX], root[64];
 		ssize_t len;
 
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -228,12 +229,18 @@ bool sbx_beneath_roots(int fd, const struct sbx_inode *roots, size_t n)
 		path[len] = '\0';
 		char *slash = strrchr(path, '/');
 		const char *base = slash + 1;
-		if (slash == path)
-			cur = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		else {
-			*slash = '\0';
-			cur = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		}
+		*slash = '\0';
+		if (tid > 0)
+			snprintf(root, sizeof(root), "/proc/%d/root", (int)tid);
+		else
+			snprintf(root, sizeof(root), "/");
+		int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			return false;
+		struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+		cur = (int)syscall(__NR_openat2, rootfd, path[0] ? path : "/", &how, sizeof(how));
+		close(rootfd);
 		if (cur < 0)
 			return false;
 		if (fstatat(cur, base, &pst, AT_SYMLINK_NOFOLLOW) < 0 || pst.st_dev != st.st_dev ||
@@ -275,9 +282,23 @@ static int open_target(const struct caller *c, uint64_t dfd, uint64_t path_addr,
 		       bool empty_ok)
 {
 	char path[PATH_MAX];
+	bool in_root = false;
 	int base, r;
 
-	if ((int)dfd == AT_FDCWD) {
+	path[0] = '\0';
+	if (path_addr && (r = read_path(c->tid, path_addr, path, sizeof(path))) < 0)
+		return r;
+	if (path[0] == '/') {
+		/* An absolute path means the tool's root, in the tool's mount
+		 * namespace (its {tmp} may be a tmpfs there), never the
+		 * gateway's: resolved in that root, ".." cannot leave it. */
+		char root[64];
+		snprintf(root, sizeof(root), "/proc/%d/root", (int)c->tid);
+		base = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (base < 0)
+			return -errno;
+		in_root = true;
+	} else if ((int)dfd == AT_FDCWD) {
 		char cwd[64];
 		snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)c->tid);
 		base = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -296,11 +317,6 @@ static int open_target(const struct caller *c, uint64_t dfd, uint64_t path_addr,
 		}
 		return base;
 	}
-	r = read_path(c->tid, path_addr, path, sizeof(path));
-	if (r < 0) {
-		close(base);
-		return r;
-	}
 	if (path[0] == '\0') {
 		if (empty_ok)
 			return base;
@@ -309,7 +325,7 @@ static int open_target(const struct caller *c, uint64_t dfd, uint64_t path_addr,
 	}
 	struct open_how how = {
 	    .flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
-	    .resolve = RESOLVE_NO_MAGICLINKS,
+	    .resolve = RESOLVE_NO_MAGICLINKS | (in_root ? RESOLVE_IN_ROOT : 0),
 	};
 	r = (int)syscall(__NR_openat2, base, path, &how, sizeof(how));
 	if (r < 0)
@@ -384,7 +400,7 @@ static int on_metadata(struct sbx_supervisor *s, const struct seccomp_notif *n,
 	/* Pipes and sockets from pipe2/socketpair have no place in the tree
 	 * and belong to nobody else: their mode is harmless. */
 	bool anonymous = (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) && st.st_nlink == 0;
-	if (!anonymous && !sbx_beneath_roots(target, s->roots, s->nroots)) {
+	if (!anonymous && !sbx_beneath_roots(target, c->tid, s->roots, s->nroots)) {
 		r = -EPERM;
 		goto out;
 	}

@@ -48,7 +48,8 @@ void sbx_supervisor_finish(struct sbx_supervisor *s, struct sbx_pending *pending
 void sbx_supervisor_close(struct sbx_supervisor *s);
 
 /* Whether `fd` (any open or O_PATH descriptor) is a write-granted root or lies
- * beneath one, walking ".." by device and inode. Exposed for tests. */
-bool sbx_beneath_roots(int fd, const struct sbx_inode *roots, size_t n);
+ * beneath one, walking ".." by device and inode. Paths are those of `tid`'s
+ * mount namespace (0: the caller's). Exposed for tests. */
+bool sbx_beneath_roots(int fd, pid_t tid, const struct sbx_inode *roots, size_t n);
 
 #endif

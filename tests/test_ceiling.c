@@ -444,7 +444,7 @@ static void test_parse_errors(void **state)
 		"c.json:7:22: listen[2] must be an integer from 1 to 65535, not 0",
 		"c.json:7:25: listen[3] must be an integer from 1 to 65535, not a string",
 		"c.json:8:30: limits: unknown key \"x\" (known keys: timeout_s, cpu_s, memory_mb, "
-		"processes, open_files, file_size_mb, output_kb)",
+		"processes, open_files, file_size_mb, output_kb, tmp_mb)",
 		"c.json:8:27: limits.memory_mb must be an integer from 1 to 1048576",
 		"c.json:8:47: limits.cpu_s must be an integer from 1 to 86400", NULL});
 	expect_parse("{\"read\": \"/usr\", \"net\": \"a:1\", \"listen\": 80, \"limits\": []}",

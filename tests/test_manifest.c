@@ -160,7 +160,7 @@ static void test_grants(void **state)
 	expect_errors(7, "  \"grants\": {\"limits\": {\"timeout_s\": 0, \"cpu\": 1}}",
 		      (const char *const[]){
 			  "m.json:7:41: grants.limits: unknown key \"cpu\" (known keys: timeout_s, "
-			  "cpu_s, memory_mb, processes, open_files, file_size_mb, output_kb)",
+			  "cpu_s, memory_mb, processes, open_files, file_size_mb, output_kb, tmp_mb)",
 			  "m.json:7:38: grants.limits.timeout_s must be an integer from 1 to 86400",
 			  NULL});
 }
