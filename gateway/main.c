@@ -19,6 +19,7 @@
 #include "gateway/ceiling.h"
 #include "gateway/json.h"
 #include "gateway/log.h"
+#include "gateway/http.h"
 #include "gateway/manifest.h"
 #include "gateway/mcp.h"
 #include "gateway/schema.h"
@@ -36,8 +37,10 @@
 
 static const char usage[] =
     "usage:\n"
-    "  toolcell serve   [--manifests DIR] [--workspace DIR]\n"
-    "                   serve the tools over MCP on stdin/stdout\n"
+    "  toolcell serve   [--manifests DIR] [--workspace DIR] [--http [ADDR:]PORT\n"
+    "                   [--token-file FILE | --no-auth] [--allow-origin ORIGIN ...]]\n"
+    "                   serve the tools over MCP on stdin/stdout, or over Streamable\n"
+    "                   HTTP at http://ADDR:PORT/mcp (ADDR defaults to 127.0.0.1)\n"
     "  toolcell check   [--workspace DIR] [FILE|DIR ...]\n"
     "                   validate manifests; errors as FILE:LINE:COL: message\n"
     "  toolcell explain TOOL [--args JSON] [--manifests DIR] [--workspace DIR]\n"
@@ -51,7 +54,10 @@ static const char usage[] =
     "--workspace to the current directory. Logs go to stderr (TOOLCELL_LOG=debug for more).\n"
     "--ceiling FILE (serve, check, explain, run): refuse every tool whose grants are not\n"
     "within FILE (the operator's ceiling, shaped like a manifest's \"grants\").\n"
-    "Not in this version: --http, --token-file, --no-auth, --audit.\n"
+    "--http needs a bearer token: from --token-file (mode 600), or generated and printed\n"
+    "once on stderr; --no-auth turns that off. Host and Origin must be localhost forms of\n"
+    "the port unless --allow-origin adds one (scheme://host[:port]).\n"
+    "Not in this version: --audit.\n"
     "Exit status: 0 ok, 1 runtime failure, 2 usage or invalid manifest\n"
     "(run: the tool's own exit status, or 128+signal).\n";
 
@@ -70,6 +76,9 @@ struct app {
 	const char *manifests;
 	const char *args_json;
 	const char *ceiling_file;   /* --ceiling, or NULL */
+	const char *http;	    /* --http [ADDR:]PORT, or NULL: stdio */
+	struct gw_http_opts http_opts;
+	const char *origins[16];    /* --allow-origin */
 	struct gw_ceiling *ceiling; /* loaded from it (owned), or NULL */
 };
 
@@ -85,6 +94,38 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 	return 2;
 }
 
+/* --http [ADDR:]PORT: "8080", "127.0.0.1:8080", "[::1]:8080" (port 0: any). */
+static int parse_http(const char *v, struct gw_http_opts *o)
+{
+	static char addr[64];
+	const char *port = v, *colon = strrchr(v, ':');
+	char *end;
+
+	o->addr = NULL;
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		if (!close || close[1] != ':' || (size_t)(close - v - 1) >= sizeof(addr))
+			return -1;
+		memcpy(addr, v + 1, (size_t)(close - v - 1));
+		addr[close - v - 1] = '\0';
+		o->addr = addr;
+		port = close + 2;
+	} else if (colon) {
+		if ((size_t)(colon - v) >= sizeof(addr) || colon == v)
+			return -1;
+		memcpy(addr, v, (size_t)(colon - v));
+		addr[colon - v] = '\0';
+		o->addr = addr;
+		port = colon + 1;
+	}
+	errno = 0;
+	unsigned long p = strtoul(port, &end, 10);
+	if (!port[0] || *end || errno || p > 65535 || port[0] == '-' || port[0] == '+')
+		return -1;
+	o->port = (unsigned)p;
+	return 0;
+}
+
 /* Parses the options shared by the commands; positional arguments are left
  * in pos[]. */
 static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, char **pos, int *npos)
@@ -98,6 +139,7 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 	    {"no-auth", no_argument, NULL, 'N'},
 	    {"audit", required_argument, NULL, 'A'},
 	    {"ceiling", required_argument, NULL, 'C'},
+	    {"allow-origin", required_argument, NULL, 'O'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *workspace = ".";
@@ -125,6 +167,20 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 		case 'H':
 		case 'T':
 		case 'N':
+		case 'O':
+			if (strcmp(cmd, "serve") != 0)
+				return usage_error("%s is for serve", argv[optind - 1]);
+			if (c == 'H')
+				a->http = optarg;
+			else if (c == 'T')
+				a->http_opts.token_file = optarg;
+			else if (c == 'N')
+				a->http_opts.no_auth = true;
+			else if (a->http_opts.nallow_origins == 16)
+				return usage_error("at most 16 --allow-origin");
+			else
+				a->origins[a->http_opts.nallow_origins++] = optarg;
+			break;
 		case 'A':
 			return usage_error("%s is not available in this version of toolcell",
 					   argv[optind - 1]);
@@ -134,6 +190,15 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 	}
 	for (int i = optind; i < argc; i++)
 		pos[(*npos)++] = argv[i];
+	if (!a->http && (a->http_opts.token_file || a->http_opts.no_auth ||
+			 a->http_opts.nallow_origins))
+		return usage_error("--token-file, --no-auth and --allow-origin need --http");
+	if (a->http_opts.token_file && a->http_opts.no_auth)
+		return usage_error("--token-file and --no-auth exclude each other");
+	a->http_opts.allow_origins = a->origins;
+	if (a->http && parse_http(a->http, &a->http_opts) < 0)
+		return usage_error("--http %s: expected [ADDR:]PORT, e.g. 8080, 127.0.0.1:8080 "
+				   "or [::1]:8080", a->http);
 	if (!realpath(workspace, a->workspace)) {
 		fprintf(stderr, "toolcell: workspace %s: %s\n", workspace, strerror(errno));
 		return 2;
@@ -159,8 +224,8 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 static bool takes_value(const char *arg)
 {
 	static const char *const with_value[] = {
-	    "--manifests",  "--workspace", "--args",	"--http",
-	    "--token-file", "--audit",	   "--ceiling", NULL};
+	    "--manifests", "--workspace", "--args",	    "--http",
+	    "--token-file", "--audit",	   "--ceiling", "--allow-origin", NULL};
 
 	for (const char *const *o = with_value; *o; o++)
 		if (strcmp(arg, *o) == 0)
@@ -387,8 +452,8 @@ static int cmd_serve(struct app *a, int npos)
 		fprintf(stderr, "toolcell: %s\n", err);
 		return 1;
 	}
-	gw_log(GW_LOG_INFO, "serving %zu tools over stdio; workspace %s", a->tools->n,
-	       a->workspace);
+	gw_log(GW_LOG_INFO, "serving %zu tools over %s; workspace %s", a->tools->n,
+	       a->http ? "HTTP" : "stdio", a->workspace);
 	m = gw_mcp_new(a->tools, &a->env);
 	if (!m)
 		return 1;
@@ -403,7 +468,10 @@ static int cmd_serve(struct app *a, int npos)
 		if (r < 0)
 			gw_log(GW_LOG_WARN, "not watching %s for changes: %s", dir, uv_strerror(r));
 	}
-	r = gw_stdio_serve(&a->loop, m, STDIN_FILENO, STDOUT_FILENO);
+	if (a->http)
+		r = gw_http_serve(&a->loop, m, &a->http_opts);
+	else
+		r = gw_stdio_serve(&a->loop, m, STDIN_FILENO, STDOUT_FILENO);
 	gw_mcp_free(m);
 	return r;
 }

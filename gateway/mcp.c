@@ -136,6 +136,19 @@ static void inflight_free(struct inflight *f)
 	free(f);
 }
 
+void gw_session_cancel_stream(struct gw_session *s, void *stream)
+{
+	for (struct inflight *f = s->calls, *next; f; f = next) {
+		next = f->next;
+		if (f->stream != stream)
+			continue;
+		gw_log(GW_LOG_DEBUG, "the client of call %s of %s went away: cancelling",
+		       f->id_raw, f->tool);
+		gw_call_cancel(f->call);
+		inflight_free(f);
+	}
+}
+
 void gw_session_cancel_all(struct gw_session *s)
 {
 	while (s->calls) {

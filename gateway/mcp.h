@@ -41,6 +41,10 @@ void gw_session_handle(struct gw_session *s, const char *buf, size_t len, void *
 /* Number of tool calls still running for this session. */
 unsigned gw_session_inflight(const struct gw_session *s);
 
+/* Cancels the calls whose requests came with `stream` (their transport
+ * stream is gone): nothing more is sent to it, not even the final NULL. */
+void gw_session_cancel_stream(struct gw_session *s, void *stream);
+
 /* Cancels every running call (no results are sent). */
 void gw_session_cancel_all(struct gw_session *s);
 

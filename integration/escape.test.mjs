@@ -73,8 +73,14 @@ for (const mode of modes()) {
 			fs.writeFileSync(path.join(ws, 'ro.txt'), 'read only\n');
 			fs.chmodSync(path.join(ws, 'ro.txt'), 0o644);
 			fs.writeFileSync(path.join(root, 'secret.txt'), 'secret\n');
+			// Files of the tool's own uid, so that only the sandbox (not
+			// permissions or protected_hardlinks) can refuse a link.
+			fs.mkdirSync(path.join(ws, 'out', 'sub'), { recursive: true });
+			fs.writeFileSync(path.join(ws, 'out', 'a'), 'a\n');
+			fs.writeFileSync(path.join(root, 'mine.txt'), 'mine\n');
 			if (mode.ids.uid !== undefined) {
-				for (const p of [root, ws, mdir, path.join(ws, 'ro.txt')])
+				for (const p of [root, ws, mdir, path.join(ws, 'ro.txt'), path.join(ws, 'out'),
+					path.join(ws, 'out', 'sub'), path.join(ws, 'out', 'a'), path.join(root, 'mine.txt')])
 					fs.chownSync(p, mode.ids.uid, mode.ids.gid);
 			}
 			// A TCP echo server on every local address: only the policy
@@ -93,6 +99,14 @@ for (const mode of modes()) {
 				manifest('net_any', { net: ['0.0.0.0/0:*', '[::]/0:*'] }),
 				manifest('listen', { listen: [listenPort] }),
 				manifest('bomb', {}, { processes: 8 }),
+				// /proc readable, so only the kernel's ptrace checks and
+				// Landlock's domains stand between a tool and the gateway's
+				// environment and memory. A long timeout: it also runs the
+				// concurrent call that the others attack.
+				manifest('proc', { read: ['@system', '/proc'] }, { timeout_s: 30 }),
+				// The workspace read-only, one folder of it writable.
+				manifest('split', { read: ['@system', '{workspace}'], write: ['{workspace}/out'] }),
+				manifest('small', {}, { memory_mb: 64, open_files: 16 }),
 			];
 			for (const t of tools)
 				fs.writeFileSync(path.join(mdir, `${t.name}.json`), JSON.stringify(t, null, 2));
@@ -117,6 +131,97 @@ for (const mode of modes()) {
 		const expect = (tool, args, want) => {
 			const r = run(tool, ...args);
 			assert.equal(r.out, want, `${tool} ${args.join(' ')}: stderr ${r.stderr}`);
+		};
+
+		/** A `toolcell serve` over stdio, its session initialized. */
+		async function serve() {
+			const g = spawn(BIN, ['serve', '--manifests', mdir, '--workspace', ws], {
+				cwd: ws, env: { PATH: '/usr/bin:/bin', ...mode.env }, stdio: ['pipe', 'pipe', 'pipe'], ...mode.ids,
+			});
+			const results = new Map(); // request id -> { resolve, reject }
+			const firsts = new Map(); // progress token -> { resolve, reject }
+			let buf = '', next = 0, exited = false;
+			// Files a waiter under key; nothing for 10 s fails it, so a
+			// gateway that hangs fails the test instead of hanging it.
+			const wait = (map, key, resolve, reject) => {
+				const timer = setTimeout(() => {
+					map.delete(key);
+					reject(new Error(`no answer for ${key} in 10 s`));
+				}, 10000);
+				map.set(key, {
+					resolve: (v) => { clearTimeout(timer); resolve(v); },
+					reject: (e) => { clearTimeout(timer); reject(e); },
+				});
+			};
+			g.stdout.on('data', (d) => {
+				buf += d;
+				for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
+					const m = JSON.parse(buf.slice(0, nl));
+					if (m.method === 'notifications/progress') {
+						firsts.get(m.params.progressToken)?.resolve(m.params.message);
+						firsts.delete(m.params.progressToken);
+					} else if (m.method === undefined) {
+						results.get(m.id)?.resolve(m);
+						results.delete(m.id);
+					}
+				}
+			});
+			// A gateway that dies fails everything pending at once.
+			g.on('exit', (code, sig) => {
+				exited = true;
+				for (const w of [...results.values(), ...firsts.values()])
+					w.reject(new Error(`the gateway exited (${code ?? sig})`));
+				results.clear();
+				firsts.clear();
+			});
+			const request = (method, params, token) => new Promise((resolve, reject) => {
+				const id = next++;
+				if (exited) return reject(new Error('the gateway exited'));
+				wait(results, id, resolve, reject);
+				if (token !== undefined) params = { ...params, _meta: { progressToken: token } };
+				g.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+			});
+			await request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'esc', version: '1' } });
+			g.stdin.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+			return {
+				pid: g.pid,
+				/** One call to the end: its result. */
+				call: async (tool, args) => (await request('tools/call', { name: tool, arguments: { args } })).result,
+				/** One call left running: resolves with its first stdout chunk. */
+				start: (tool, args) => new Promise((resolve, reject) => {
+					const token = `t${next}`;
+					wait(firsts, token, resolve, reject);
+					request('tools/call', { name: tool, arguments: { args } }, token).catch(() => {});
+				}),
+				ping: () => request('ping', {}),
+				/** SIGTERM cancels the calls in flight; resolves when it exited. */
+				close: async () => {
+					if (exited) return;
+					const gone = new Promise((resolve) => g.once('exit', resolve));
+					g.kill('SIGTERM');
+					await gone;
+				},
+				kill: (sig) => g.kill(sig),
+			};
+		}
+		/** One call through a serve(): the probe's stdout, and the result. */
+		async function served(s, tool, ...args) {
+			const res = await s.call(tool, args);
+			const out = (res.content[0]?.text ?? '').trim();
+			seen.push(`serve ${tool} ${args.join(' ')} -> ${out.split('\n').join(' | ')}`);
+			return { out, res };
+		}
+		const expectServed = async (s, tool, args, want) => {
+			const r = await served(s, tool, ...args);
+			assert.equal(r.out, want, `${tool} ${args.join(' ')}: ${JSON.stringify(r.res)}`);
+		};
+		const alive = (pid) => {
+			try {
+				const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+				return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
+			} catch {
+				return false;
+			}
 		};
 
 		test('files: secrets outside grants, with the granted file as control', () => {
@@ -156,6 +261,36 @@ for (const mode of modes()) {
 			fs.symlinkSync('/etc/passwd', path.join(ws, 'link'));
 			expect('rw', ['chmod', path.join(ws, 'link'), '666'], 'EPERM');
 			fs.rmSync(path.join(ws, 'link'));
+		});
+
+		test('files: link and rename never carry a file into a write grant, truncate stays out', () => {
+			const ro = path.join(ws, 'ro.txt');
+			const out = path.join(ws, 'out');
+			// Controls: inside the write grant, link, rename (into a
+			// subfolder too) and truncate work.
+			expect('split', ['link', path.join(out, 'a'), path.join(out, 'b')], 'ok');
+			expect('split', ['rename', path.join(out, 'b'), path.join(out, 'sub', 'c')], 'ok');
+			expect('split', ['truncate', path.join(out, 'sub', 'c')], 'ok');
+			assert.equal(fs.statSync(path.join(out, 'a')).size, 0, 'the link was not a link');
+			// A read-only file linked into the write grant would become
+			// writable: Landlock refuses the reparenting (EXDEV), also for
+			// a file outside every grant.
+			expect('split', ['link', ro, path.join(out, 'l')], 'EXDEV');
+			expect('split', ['link', path.join(root, 'mine.txt'), path.join(out, 'm')], 'EXDEV');
+			expect('rw', ['link', path.join(root, 'mine.txt'), path.join(ws, 'm')], 'EXDEV');
+			// Renaming needs remove_file where the file is: EACCES.
+			expect('split', ['rename', ro, path.join(out, 'r')], 'EACCES');
+			// Out of the write grant into the read-only part: make_reg is missing.
+			expect('split', ['link', path.join(out, 'a'), path.join(ws, 'a2')], 'EACCES');
+			expect('split', ['rename', path.join(out, 'a'), path.join(ws, 'a3')], 'EACCES');
+			// Truncate is its own Landlock right, granted with write only.
+			expect('split', ['truncate', ro], 'EACCES');
+			expect('split', ['truncate', '/etc/passwd'], 'EACCES');
+			assert.equal(fs.readFileSync(ro, 'utf8'), 'read only\n');
+			assert.equal(fs.statSync(ro).nlink, 1);
+			assert.equal(fs.statSync(path.join(root, 'mine.txt')).nlink, 1);
+			assert.deepEqual(fs.readdirSync(out).sort(), ['a', 'sub']);
+			assert.deepEqual(fs.readdirSync(path.join(out, 'sub')), ['c']);
 		});
 
 		test('network: exactly the granted host and port', () => {
@@ -232,43 +367,73 @@ for (const mode of modes()) {
 		});
 
 		test('lifetime: a daemon dies with the gateway when it is SIGKILLed', async () => {
-			const g = spawn(BIN, ['serve', '--manifests', mdir, '--workspace', ws], {
-				cwd: ws, env: { PATH: '/usr/bin:/bin', ...mode.env }, stdio: ['pipe', 'pipe', 'pipe'], ...mode.ids,
-			});
-			let out = '';
-			g.stdout.on('data', (d) => { out += d; });
-			const send = (m) => g.stdin.write(JSON.stringify(m) + '\n');
-			send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'esc', version: '1' } } });
-			send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-			// A daemon double-forked from a call that is still running.
-			send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ro', arguments: { args: ['daemon-wait'] }, _meta: { progressToken: 2 } } });
-			let pid2;
-			for (let i = 0; i < 100 && !pid2; i++) {
-				for (const line of out.split('\n')) {
-					if (!line) continue;
-					const m = JSON.parse(line);
-					if (m.method === 'notifications/progress' && m.params.progressToken === 2)
-						pid2 = Number(m.params.message.split(' ')[1]);
+			const s = await serve();
+			try {
+				// A daemon double-forked from a call that is still running.
+				const pid2 = Number((await s.start('ro', ['daemon-wait'])).split(' ')[1]);
+				assert.ok(pid2, 'no daemon pid');
+				assert.ok(alive(pid2), 'the control: the daemon runs while the call does');
+				s.kill('SIGKILL');
+				let gone = false;
+				for (let i = 0; i < 100 && !gone; i++) {
+					gone = !alive(pid2);
+					if (!gone) await sleep(20);
 				}
-				if (!pid2) await sleep(50);
+				assert.ok(gone, `daemon ${pid2} survived the gateway's SIGKILL`);
+			} finally {
+				await s.close();
 			}
-			assert.ok(pid2, `no daemon pid; got ${out}`);
-			const alive2 = () => {
-				try {
-					const st = fs.readFileSync(`/proc/${pid2}/stat`, 'utf8');
-					return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
-				} catch {
-					return false;
+		});
+
+		test('signals, ptrace and /proc: nothing outside the call, not the gateway, not a concurrent call', async () => {
+			const s = await serve();
+			try {
+				// The gateway, its keeper, and a concurrent call of the same
+				// tool: the same uid in every mode, a Landlock domain apart.
+				const gw = String(s.pid);
+				const keeper = fs.readdirSync('/proc').find((p) => {
+					try {
+						const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+						return st.includes('(toolcell-keeper)') &&
+							st.slice(st.lastIndexOf(')') + 2).split(' ')[1] === gw;
+					} catch {
+						return false;
+					}
+				});
+				assert.ok(keeper, 'the gateway has no keeper process');
+				const victim = (await s.start('proc', ['sleep', '30'])).split(' ')[1].trim();
+				assert.ok(alive(victim), 'the concurrent call runs');
+				// Controls: a tool may signal its own child and read its own /proc.
+				await expectServed(s, 'proc', ['kill-child'], 'ok');
+				await expectServed(s, 'proc', ['read', '/proc/self/status'], 'ok');
+				await expectServed(s, 'proc', ['read', '/proc/self/environ'], 'ok');
+				for (const pid of [gw, keeper, victim]) {
+					// Landlock's signal scope: EPERM for every signal, even 0
+					// (which would only tell the pid exists), through kill
+					// and through a pidfd.
+					await expectServed(s, 'proc', ['kill', pid, '0'], 'EPERM');
+					await expectServed(s, 'proc', ['kill', pid, '9'], 'EPERM');
+					await expectServed(s, 'proc', ['pidfd-kill', pid, '9'], 'EPERM');
+					// seccomp refuses ptrace and process_vm_readv outright.
+					await expectServed(s, 'proc', ['ptrace', pid], 'EPERM');
+					await expectServed(s, 'proc', ['vm-read', pid], 'EPERM');
+					// With /proc granted the kernel's ptrace check refuses
+					// (EACCES from mm_access and proc_fd_access_allowed);
+					// without, Landlock refuses the open (EACCES).
+					for (const f of ['environ', 'mem', 'fd/0', 'cwd/ro.txt'])
+						await expectServed(s, 'proc', ['read', `/proc/${pid}/${f}`], 'EACCES');
+					await expectServed(s, 'ro', ['read', `/proc/${pid}/environ`], 'EACCES');
 				}
-			};
-			assert.ok(alive2(), 'the control: the daemon runs while the call does');
-			g.kill('SIGKILL');
-			let gone = false;
-			for (let i = 0; i < 100 && !gone; i++) {
-				gone = !alive2();
-				if (!gone) await sleep(20);
+				// The whole process group of the concurrent call.
+				await expectServed(s, 'proc', ['kill', `-${victim}`, '9'], 'EPERM');
+				await expectServed(s, 'proc', ['ptrace-traceme'], 'EPERM');
+				await expectServed(s, 'proc', ['read', '/proc/1/environ'], 'EACCES');
+				assert.ok(alive(victim), 'the concurrent call was killed');
+				assert.ok(alive(keeper), 'the keeper was killed');
+				await s.ping();
+			} finally {
+				await s.close();
 			}
-			assert.ok(gone, `daemon ${pid2} survived the gateway's SIGKILL`);
 		});
 
 		test('resources: memory, file size, fds, spin and output are bounded', () => {
@@ -277,6 +442,61 @@ for (const mode of modes()) {
 			expect('ro', ['rlimit', 'fsize'], `ok ${1 << 20}`);
 			const spin = run('ro', 'spin');
 			assert.notEqual(spin.status, 0);
+		});
+
+		test('memory: allocations stop at memory_mb with ENOMEM, and the gateway answers on', async () => {
+			const s = await serve();
+			try {
+				await expectServed(s, 'small', ['alloc', '32'], '32 ok');
+				// 64 MiB of address space (RLIMIT_AS): malloc fails, the
+				// call is not killed. The program, libc and stack take a few.
+				const got = (await served(s, 'small', 'alloc', '4096')).out;
+				const [n, err] = got.split(' ');
+				assert.equal(err, 'ENOMEM', got);
+				assert.ok(Number(n) >= 56 && Number(n) < 64, got);
+				await expectServed(s, 'small', ['alloc', '1'], '1 ok');
+				await s.ping();
+			} finally {
+				await s.close();
+			}
+		});
+
+		test('output: a 100 MB flood is cut at exactly output_kb and the call killed at once', async () => {
+			const flood = String(100 << 20);
+			let t0 = Date.now();
+			const r = spawnSync(BIN, ['run', 'ro', '--manifests', mdir, '--workspace', ws,
+				'--args', JSON.stringify({ args: ['output', flood] })], {
+				cwd: ws, env: { PATH: '/usr/bin:/bin', ...mode.env }, timeout: 20000, maxBuffer: 1 << 30, ...mode.ids,
+			});
+			assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+			assert.equal(r.stdout.length, 64 * 1024);
+			assert.ok(r.stdout.every((c) => c === 0x78), 'the output is not the tool\'s');
+			assert.equal(r.status, 128 + 9, String(r.stderr));
+			assert.equal(String(r.stderr), 'toolcell: killed: output exceeded 64 KiB (output_kb); output truncated\n');
+			// Over MCP: the same cut, and the gateway serves the next call.
+			const s = await serve();
+			try {
+				t0 = Date.now();
+				const res = await s.call('ro', ['output', flood]);
+				assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+				const info = res._meta['toolcell/call'];
+				assert.equal(res.isError, true);
+				assert.equal(info.truncated, true);
+				assert.equal(info.signal, 'KILL');
+				assert.equal(info.stdoutBytes, 64 * 1024);
+				assert.equal(res.content[0].text, 'x'.repeat(64 * 1024));
+				await expectServed(s, 'ro', ['nnp'], 'ok 1');
+			} finally {
+				await s.close();
+			}
+		});
+
+		test('fds: open files stop at open_files with EMFILE', () => {
+			// stdin, stdout and stderr are three of the open_files.
+			expect('ro', ['openfds', '61'], '61 ok');
+			expect('ro', ['openfds', '1000'], '61 EMFILE');
+			expect('small', ['openfds', '13'], '13 ok');
+			expect('small', ['openfds', '1000'], '13 EMFILE');
 		});
 
 		after(() => {

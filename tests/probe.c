@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,7 +171,41 @@ int main(int argc, char **argv)
 		return report(r);
 	}
 	if (strcmp(what, "kill") == 0)
-		return report(kill((pid_t)atoi(a), 0));
+		return report(kill((pid_t)atoi(a), atoi(b))); /* no b: signal 0 */
+	if (strcmp(what, "pidfd-kill") == 0) {
+		/* The same signal through a pidfd: its own path into the kernel. */
+		int fd = (int)syscall(__NR_pidfd_open, (pid_t)atoi(a), 0);
+		if (fd < 0)
+			return report(-1);
+		return report(syscall(__NR_pidfd_send_signal, fd, atoi(b), NULL, 0));
+	}
+	if (strcmp(what, "kill-child") == 0) {
+		/* SIGKILL to a child of our own, which must then die of it. */
+		int st;
+		pid_t p = fork();
+		if (p == 0) {
+			pause();
+			_exit(0);
+		}
+		if (p < 0 || kill(p, SIGKILL) < 0 || waitpid(p, &st, 0) < 0)
+			return report(-1);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+			printf("survived\n");
+			return 1;
+		}
+		return report(0);
+	}
+	if (strcmp(what, "ptrace-traceme") == 0)
+		return report(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
+	if (strcmp(what, "vm-read") == 0) {
+		/* One byte of another process's memory. The address is our own
+		 * byte's: nothing about the target needs to be known for the
+		 * permission check, which comes before any address is read. */
+		char byte = 0;
+		struct iovec local = {&byte, 1}, remote = {&byte, 1};
+		return report(
+		    syscall(__NR_process_vm_readv, (pid_t)atoi(a), &local, 1UL, &remote, 1UL, 0UL));
+	}
 	if (strcmp(what, "caps") == 0) {
 		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 		struct __user_cap_data_struct d[2];
@@ -373,6 +408,34 @@ int main(int argc, char **argv)
 				_exit(0);
 			}
 			if (p < 0) {
+				err = errno;
+				break;
+			}
+		}
+		printf("%d %s\n", n, err ? strerrorname_np(err) : "ok");
+		return 0;
+	}
+	if (strcmp(what, "alloc") == 0) {
+		/* Up to a MiB in 1 MiB blocks, each written so it is backed;
+		 * prints how many MiB it got and "ok" or why it stopped. */
+		int n = 0, max = atoi(a), err = 0;
+		for (; n < max; n++) {
+			char *m = malloc(1 << 20);
+			if (!m) {
+				err = errno;
+				break;
+			}
+			memset(m, 1, 1 << 20);
+		}
+		printf("%d %s\n", n, err ? strerrorname_np(err) : "ok");
+		return 0;
+	}
+	if (strcmp(what, "openfds") == 0) {
+		/* Opens /dev/null up to a times and keeps every descriptor; prints
+		 * how many it got and "ok" or why it stopped. */
+		int n = 0, max = atoi(a), err = 0;
+		for (; n < max; n++) {
+			if (open("/dev/null", O_RDONLY) < 0) {
 				err = errno;
 				break;
 			}
