@@ -734,6 +734,24 @@ static enum kind classify(const char *body, size_t len)
 	return k;
 }
 
+/* At the session limit a new client may take the place of the session idle
+ * longest, if one has no connection and no call: clients that never send
+ * DELETE (most do not) must not lock everyone out until they expire. */
+static bool evict_idle(struct http_srv *srv)
+{
+	struct hsession *old = NULL;
+
+	for (struct hsession *hs = srv->sessions; hs; hs = hs->next)
+		if (hs->refs == 0 && gw_session_inflight(hs->mcp) == 0 &&
+		    (!old || hs->last_active < old->last_active))
+			old = hs;
+	if (!old)
+		return false;
+	gw_log(GW_LOG_INFO, "HTTP session %.8s... ended to make room for a new one", old->id);
+	session_end(old);
+	return true;
+}
+
 static enum MHD_Result handle_post(struct conn *c)
 {
 	struct http_srv *srv = c->srv;
@@ -770,7 +788,7 @@ static enum MHD_Result handle_post(struct conn *c)
 		if (k != K_INITIALIZE)
 			return fail(c, 400, "Mcp-Session-Id header required (send initialize "
 					    "first)");
-		if (srv->nsessions >= GW_HTTP_MAX_SESSIONS)
+		if (srv->nsessions >= GW_HTTP_MAX_SESSIONS && !evict_idle(srv))
 			return fail(c, 503, "too many sessions; try again later");
 		c->hs = session_new(srv);
 		if (!c->hs)

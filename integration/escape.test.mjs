@@ -61,10 +61,13 @@ function modes() {
 
 for (const mode of modes()) {
 	describe(`escape suite ${mode.name}`, () => {
-		let root, ws, mdir, server, port, listenPort;
+		let root, ws, mdir, server, port, listenPort, mounts;
 		const seen = [];
 
 		before(async () => {
+			// Calls make mounts in namespaces of their own; not one may
+			// reach the host's mount table (compared in the last test).
+			mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
 			root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'toolcell-esc-')));
 			ws = path.join(root, 'ws');
 			mdir = path.join(root, 'manifests');
@@ -107,6 +110,9 @@ for (const mode of modes()) {
 				// The workspace read-only, one folder of it writable.
 				manifest('split', { read: ['@system', '{workspace}'], write: ['{workspace}/out'] }),
 				manifest('small', {}, { memory_mb: 64, open_files: 16 }),
+				// {tmp} is its working directory: a tmpfs of tmp_mb where
+				// the call can have a mount namespace (every mode here).
+				{ ...manifest('tmp', { write: ['{tmp}'] }, { tmp_mb: 2, file_size_mb: 4 }), cwd: '{tmp}' },
 			];
 			for (const t of tools)
 				fs.writeFileSync(path.join(mdir, `${t.name}.json`), JSON.stringify(t, null, 2));
@@ -497,6 +503,28 @@ for (const mode of modes()) {
 			expect('ro', ['openfds', '1000'], '61 EMFILE');
 			expect('small', ['openfds', '13'], '13 ok');
 			expect('small', ['openfds', '1000'], '13 EMFILE');
+		});
+
+		test('{tmp}: a tmpfs of tmp_mb fills up with ENOSPC, its metadata is the tool\'s', () => {
+			expect('tmp', ['fill', 'big', '1'], '1 ok');
+			expect('tmp', ['fill', 'big', '64'], '2 ENOSPC');
+			// file_size_mb still bounds one file (4 MiB > tmp_mb here, so
+			// the tmpfs is what stops it above).
+			expect('rw', ['fill', path.join(ws, 'big'), '64'], '1 EFBIG');
+			fs.rmSync(path.join(ws, 'big'), { force: true });
+			// chmod of {tmp} itself goes through the supervisor, which
+			// finds the tmpfs in the tool's own mount namespace.
+			expect('tmp', ['chmod', '.', '700'], 'ok');
+			expect('tmp', ['write', '/etc/passwd'], 'EACCES');
+		});
+
+		test('names: a granted host name resolves inside the tool from its own /etc/hosts', () => {
+			expect('net_name', ['resolve', 'localhost'], 'ok 127.0.0.1');
+			expect('net_name', ['read', '/etc/shadow'], 'EACCES');
+		});
+
+		test('mounts: the host\'s mount table is as it was before the calls', () => {
+			assert.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8'), mounts);
 		});
 
 		after(() => {
