@@ -438,7 +438,8 @@ static int start_supervisor(struct gw_call *c, const struct sbx_ll_rule *extra, 
 		c->sup.roots[n++] = p->write_roots[i];
 	for (size_t i = 0; i < nextra; i++) {
 		struct stat st;
-		if ((extra[i].access & SBX_LL_FS_WRITE_FILE) && fstat(extra[i].fd, &st) == 0)
+		if ((extra[i].access & SBX_LL_FS_WRITE_FILE) && fstat(extra[i].fd, &st) == 0 &&
+		    !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
 			c->sup.roots[n++] = (struct sbx_inode){.dev = st.st_dev, .ino = st.st_ino};
 	}
 	if (c->tmp_mounted && (c->tmp_access & SBX_LL_FS_WRITE_FILE)) {

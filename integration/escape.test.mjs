@@ -244,6 +244,13 @@ for (const mode of modes()) {
 			expect('ro', ['touch', ro], 'EPERM');
 			expect('ro', ['chown', ro, '0'], 'EPERM');
 			assert.equal(fs.statSync(ro).mode & 0o7777, 0o644, 'the mode changed');
+			// @system grants writing to /dev/null, not its metadata: a
+			// root gateway's tool must not chmod the machine's /dev/null.
+			const devnull = fs.statSync('/dev/null').mode & 0o7777;
+			expect('ro', ['chmod', '/dev/null', '600'], 'EPERM');
+			expect('rw', ['chmod', '/dev/null', '600'], 'EPERM');
+			expect('rw', ['touch', '/dev/null'], 'EPERM');
+			assert.equal(fs.statSync('/dev/null').mode & 0o7777, devnull, '/dev/null changed');
 			// A write-granted tool: inside the workspace it works...
 			fs.writeFileSync(path.join(ws, 'w.txt'), 'w\n');
 			if (mode.ids.uid !== undefined) fs.chownSync(path.join(ws, 'w.txt'), mode.ids.uid, mode.ids.gid);
@@ -521,6 +528,21 @@ for (const mode of modes()) {
 		test('names: a granted host name resolves inside the tool from its own /etc/hosts', () => {
 			expect('net_name', ['resolve', 'localhost'], 'ok 127.0.0.1');
 			expect('net_name', ['read', '/etc/shadow'], 'EACCES');
+		});
+
+		test('fail closed: without seccomp user notifications, net and write tools are refused', () => {
+			const check = (tool) => spawnSync(BIN, ['check', '--workspace', ws, path.join(mdir, `${tool}.json`)], {
+				encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...mode.env, TOOLCELL_PRETEND_NO_SECCOMP_NOTIFY: '1' },
+				...mode.ids,
+			});
+			for (const tool of ['rw', 'net_ip', 'tmp']) {
+				const r = check(tool);
+				assert.equal(r.status, 2, `${tool}: ${r.stdout}${r.stderr}`);
+				assert.match(r.stderr, new RegExp(`${tool}\\.json:\\d+:\\d+: tool '${tool}' refused: (write grants|grants\\.net): .*seccomp user notifications`));
+			}
+			const ok = check('ro');
+			assert.equal(ok.status, 0, ok.stderr);
+			assert.equal(ok.stdout, '1 tool OK\n');
 		});
 
 		test('mounts: the host\'s mount table is as it was before the calls', () => {

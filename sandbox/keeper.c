@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/fdpass.h"
 #include "sandbox/keeper.h"
 
 #ifndef __NR_close_range
@@ -79,13 +80,6 @@ struct keeper_msg {
 static KEEPER_NO_SANITIZE int send_msg(int keeper_fd, int op, pid_t pid, int fd)
 {
 	struct keeper_msg m = {.op = op, .pid = pid};
-	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c = {.buf = {0}};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	long n;
 
 	if (keeper_fd < 0)
 		return -EBADF;
@@ -93,24 +87,8 @@ static KEEPER_NO_SANITIZE int send_msg(int keeper_fd, int op, pid_t pid, int fd)
 	 * its own group: no pid <= 1 can name a call. */
 	if (pid <= 1)
 		return -EINVAL;
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = c.buf;
-		mh.msg_controllen = sizeof(c.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		*(int *)CMSG_DATA(cm) = fd;
-	}
-	do
-		n = syscall(__NR_sendmsg, keeper_fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
 	/* SOCK_SEQPACKET sends a message whole or not at all. */
-	return n == (long)sizeof(m) ? 0 : -EIO;
+	return sbx_send_fd(keeper_fd, &m, sizeof(m), fd);
 }
 
 KEEPER_NO_SANITIZE int sbx_keeper_add(int keeper_fd, pid_t pid, int pidfd)
@@ -213,32 +191,13 @@ static void release(struct table *t, pid_t pid)
  * malformed messages come back as well-formed ones with op 0. */
 static ssize_t receive(int sock, struct keeper_msg *m, int *fd)
 {
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c;
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = c.buf,
-			    .msg_controllen = sizeof(c.buf)};
-	ssize_t n;
+	bool truncated;
+	ssize_t n = sbx_recv_fd(sock, m, sizeof(*m), 0, fd, &truncated);
 
-	*fd = -1;
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n;
 	/* The buffer has room for one descriptor; the kernel closes any
-	 * further ones itself, and sets MSG_CTRUNC, as it does when the keeper
-	 * is out of descriptors. */
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(int)))
-			*fd = *(const int *)CMSG_DATA(cm);
-	}
-	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & MSG_TRUNC))
+	 * further ones itself, as it does when the keeper is out of
+	 * descriptors. */
+	if (n > 0 && (n != (ssize_t)sizeof(*m) || truncated))
 		m->op = 0;
 	return n;
 }

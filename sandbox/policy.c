@@ -383,7 +383,10 @@ int sbx_policy_new(const struct sbx_features *f, const struct sbx_path_grant *g,
 			r = -ENOMEM;
 			goto fail;
 		}
-		if (g[i].access & SBX_WRITE) {
+		/* Metadata changes are allowed beneath write roots. A device node
+		 * is never one: @system grants write on /dev/null, and a tool of
+		 * a root gateway must not chmod the host's /dev/null. */
+		if ((g[i].access & SBX_WRITE) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
 			struct sbx_inode *grown = realloc(
 			    p->write_roots, (p->nwrite_roots + 1) * sizeof(*p->write_roots));
 			if (!grown) {

@@ -21,6 +21,7 @@
 #include <linux/securebits.h>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/fdpass.h"
 #include "sandbox/keeper.h"
 #include "sandbox/spawn.h"
 
@@ -161,31 +162,6 @@ static int write_file(const char *path, const char *text)
 		return -1;
 	}
 	return close(fd);
-}
-
-/* Sends the seccomp listener to the gateway. It must never reach the tool: a
- * process holding its own listener could answer its own notifications and
- * let any connect or chmod through. It is close-on-exec, and closed here. */
-static int send_fd(int sock, int fd)
-{
-	char data = 'L';
-	struct iovec iov = {.iov_base = &data, .iov_len = 1};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(u.buf, 0, sizeof(u.buf));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
 static int drop_capabilities(void)
@@ -392,8 +368,13 @@ static int child_main(void *arg)
 	if (r > 0) {
 		if (a->notify_sock < 0)
 			child_fail(a->errfd, SBX_STEP_NOTIFY, EBADF);
-		if (send_fd(a->notify_sock, r) < 0)
-			child_fail(a->errfd, SBX_STEP_NOTIFY, errno);
+		/* It must never reach the tool: a process holding its own
+		 * listener could answer its own notifications and let any
+		 * connect or chmod through. It is close-on-exec, and closed
+		 * here. */
+		int e = sbx_send_fd(a->notify_sock, "L", 1, r);
+		if (e < 0)
+			child_fail(a->errfd, SBX_STEP_NOTIFY, -e);
 		close(r);
 	}
 
@@ -420,29 +401,19 @@ static void *child_stack(void)
 	return stack + CHILD_STACK_SIZE + 4096;
 }
 
+/* The listener the child sent before it exec'd (so it is queued). */
 static int recv_fd(int sock)
 {
 	char data;
-	struct iovec iov = {.iov_base = &data, .iov_len = 1};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c;
+	bool truncated;
 	int fd;
+	ssize_t n = sbx_recv_fd(sock, &data, 1, MSG_DONTWAIT, &fd, &truncated);
 
-	errno = 0;
-	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
-		return errno ? -errno : -EPROTO;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EPROTO;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (n != 1 || fd < 0 || truncated) {
+		if (fd >= 0)
+			close(fd);
+		return n < 0 ? (int)n : -EPROTO;
+	}
 	return fd;
 }
 

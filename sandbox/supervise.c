@@ -83,15 +83,17 @@ static int caller_open(const struct seccomp_notif *n, int listener, struct calle
 	return 0;
 }
 
-static int read_mem(pid_t tid, uint64_t addr, void *buf, size_t len)
+static ssize_t vm_read(pid_t tid, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec local = {.iov_base = buf, .iov_len = len};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-	ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
 
-	if (n < 0)
-		return -EFAULT;
-	return (size_t)n == len ? 0 : -EFAULT;
+	return process_vm_readv(tid, &local, 1, &remote, 1, 0);
+}
+
+static int read_mem(pid_t tid, uint64_t addr, void *buf, size_t len)
+{
+	return vm_read(tid, addr, buf, len) == (ssize_t)len ? 0 : -EFAULT;
 }
 
 /* Copies a NUL-terminated path, one page at most at a time so a string that
@@ -106,10 +108,7 @@ static int read_path(pid_t tid, uint64_t addr, char *buf, size_t len)
 		size_t chunk = 4096 - ((addr + got) & 4095);
 		if (chunk > len - got)
 			chunk = len - got;
-		struct iovec local = {.iov_base = buf + got, .iov_len = chunk};
-		struct iovec remote = {.iov_base = (void *)(uintptr_t)(addr + got),
-				       .iov_len = chunk};
-		ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+		ssize_t n = vm_read(tid, addr + got, buf + got, chunk);
 		if (n <= 0)
 			return -EFAULT;
 		if (memchr(buf + got, '\0', (size_t)n))
@@ -400,6 +399,12 @@ static int on_metadata(struct sbx_supervisor *s, const struct seccomp_notif *n,
 	/* Pipes and sockets from pipe2/socketpair have no place in the tree
 	 * and belong to nobody else: their mode is harmless. */
 	bool anonymous = (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) && st.st_nlink == 0;
+	/* Device nodes are shared with the whole machine (a write grant on
+	 * /dev/null is for writing to it): their metadata is never the tool's. */
+	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		r = -EPERM;
+		goto out;
+	}
 	if (!anonymous && !sbx_beneath_roots(target, c->tid, s->roots, s->nroots)) {
 		r = -EPERM;
 		goto out;
