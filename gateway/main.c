@@ -331,6 +331,16 @@ static void app_env(struct app *a)
 }
 
 /* Probes the kernel, compiles the shared filter and loads the manifests. */
+/* What app_load set up before it failed: the filter, the cgroup, the keeper. */
+static void app_unwind(struct app *a)
+{
+	sbx_filter_free(&a->filter);
+	if (a->have_cgroup)
+		sbx_cgroup_fini(&a->cgroup);
+	a->have_cgroup = false;
+	sbx_keeper_stop(&a->keeper);
+}
+
 static int app_load(struct app *a, char *const *paths, size_t npaths, bool compile)
 {
 	struct gw_diag diag = {0};
@@ -344,14 +354,17 @@ static int app_load(struct app *a, char *const *paths, size_t npaths, bool compi
 
 	sbx_features_probe(&a->features);
 	a->keeper = (struct sbx_keeper)SBX_KEEPER_INIT;
-	if (compile && (r = app_isolation(a)) != 0)
+	if (compile && (r = app_isolation(a)) != 0) {
+		app_unwind(a);
 		return r;
+	}
 	lo.processes_unenforceable = a->processes_why[0] ? a->processes_why : NULL;
 	if (compile) {
 		r = sbx_filter_compile(&a->filter, 0);
 		if (r < 0) {
 			fprintf(stderr, "toolcell: cannot compile the seccomp filter: %s\n",
 				strerror(-r));
+			app_unwind(a);
 			return 1;
 		}
 	}
@@ -362,11 +375,16 @@ static int app_load(struct app *a, char *const *paths, size_t npaths, bool compi
 	r = gw_toolset_load(paths, npaths, &lo, &a->tools, &diag);
 	print_diag(&diag);
 	gw_diag_free(&diag);
-	if (r < 0)
+	if (r < 0) {
+		app_unwind(a);
 		return 2;
+	}
 	a->workspace_fd = open(a->workspace, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (a->workspace_fd < 0) {
 		fprintf(stderr, "toolcell: workspace %s: %s\n", a->workspace, strerror(errno));
+		gw_toolset_free(a->tools);
+		a->tools = NULL;
+		app_unwind(a);
 		return 1;
 	}
 	uv_loop_init(&a->loop);
@@ -378,11 +396,7 @@ static void app_free(struct app *a)
 {
 	gw_toolset_free(a->tools);
 	a->tools = NULL;
-	sbx_filter_free(&a->filter);
-	if (a->have_cgroup)
-		sbx_cgroup_fini(&a->cgroup);
-	a->have_cgroup = false;
-	sbx_keeper_stop(&a->keeper);
+	app_unwind(a);
 	if (a->workspace_fd > 0)
 		close(a->workspace_fd);
 	uv_loop_close(&a->loop);
