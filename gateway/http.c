@@ -236,11 +236,9 @@ static void stream_release(struct stream *st)
 
 	if (st->conn || !st->done)
 		return;
-	if (!st->resumable || st->cursor == NULL) {
-		if (!st->resumable) {
-			stream_free(st);
-			return;
-		}
+	if (!st->resumable) {
+		stream_free(st);
+		return;
 	}
 	while (hs->nstreams_done > 16) {
 		struct stream *old = NULL;
@@ -839,8 +837,20 @@ static enum MHD_Result handle_get(struct conn *c)
 			st = st->next;
 		if (!st)
 			return fail(c, 404, "that stream is gone; it cannot be resumed");
-		if (st->conn)
-			return fail(c, 409, "that stream is open on another connection");
+		if (st->conn) {
+			/* A client usually comes back before the sweep has noticed
+			 * that its old connection broke: the new one takes over,
+			 * and the old one ends. */
+			struct conn *old = st->conn;
+			old->st = NULL;
+			old->gone = true;
+			st->conn = NULL;
+			if (old->suspended) {
+				old->suspended = false;
+				MHD_resume_connection(old->mc);
+				uv_timer_start(&c->srv->timer, on_mhd_timer, 0, 0);
+			}
+		}
 		struct event *e = st->head;
 		while (e && e->seq <= seq)
 			e = e->next;

@@ -734,14 +734,23 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	if (v && want_string(&c, v, "output")) {
 		if (strcmp(v->valuestring, "json") == 0)
 			t->output = GW_OUTPUT_JSON;
+		else if (strcmp(v->valuestring, "content") == 0)
+			t->output = GW_OUTPUT_CONTENT;
 		else if (strcmp(v->valuestring, "text") != 0)
-			gw_err_at(&c.j, v, false, "output must be \"text\" or \"json\", not \"%s\"",
+			gw_err_at(&c.j, v, false,
+			       "output must be \"text\", \"json\" or \"content\", not \"%s\"",
 			       v->valuestring);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "outputSchema");
 	if (v) {
 		check_schema(&c, v, "outputSchema");
-		if (t->output != GW_OUTPUT_JSON)
+		/* A content tool's blocks are not structuredContent: a schema
+		 * there would promise a check that never runs. */
+		if (t->output == GW_OUTPUT_CONTENT)
+			gw_err_at(&c.j, v, true,
+			       "outputSchema needs \"output\": \"json\"; an \"output\": "
+			       "\"content\" tool returns content blocks, which no schema checks");
+		else if (t->output != GW_OUTPUT_JSON)
 			gw_err_at(&c.j, v, true, "outputSchema needs \"output\": \"json\"");
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "annotations");

@@ -14,7 +14,9 @@
 #include "sandbox/netaddr.h"
 #include "sandbox/policy.h"
 
-enum gw_output { GW_OUTPUT_TEXT, GW_OUTPUT_JSON };
+/* What a tool's stdout is: text, one JSON object (structuredContent), or a
+ * JSON array of MCP content blocks (gateway/content.h). */
+enum gw_output { GW_OUTPUT_TEXT, GW_OUTPUT_JSON, GW_OUTPUT_CONTENT };
 
 /* A grant path that is only known per call: it names {tmp} or an argument. */
 struct gw_dyn_grant {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/content.h"
 #include "gateway/json.h"
 #include "gateway/jsonrpc.h"
 #include "gateway/log.h"
@@ -344,6 +345,42 @@ static void call_stderr_line(void *ud, const char *line, size_t len)
 	send_line(f->s, gw_rpc_notification("notifications/message", p), f->stream, false);
 }
 
+/* The content blocks an "output": "content" tool printed (out is its whole
+ * stdout, valid UTF-8). Returns 0 and *blocks (the caller owns it), or
+ * -EINVAL with *failure saying what is wrong (malloc'd; NULL on ENOMEM). The
+ * blocks are checked strictly: a client validates them too, and one it
+ * cannot read would cost the whole result instead of naming the mistake. */
+static int content_output(const char *out, cJSON **blocks, char **failure)
+{
+	struct gw_json_doc doc = {0};
+	struct gw_json_error jerr;
+	char msg[512];
+	int r = -EINVAL;
+
+	*failure = NULL;
+	if (gw_json_parse(out, strlen(out), 64, &doc, &jerr) < 0) {
+		if (asprintf(failure, "the tool's output is not valid JSON (%u:%u: %s)", jerr.line,
+			     jerr.col, jerr.msg) < 0)
+			*failure = NULL;
+		return -EINVAL;
+	}
+	if (!cJSON_IsArray(doc.root)) {
+		if (asprintf(failure,
+			     "the tool's output must be a JSON array of content blocks, not %s",
+			     gw_json_type_name(doc.root)) < 0)
+			*failure = NULL;
+	} else if (gw_content_validate(doc.root, msg, sizeof(msg)) < 0) {
+		if (asprintf(failure, "the tool's output is not valid content: %s", msg) < 0)
+			*failure = NULL;
+	} else {
+		*blocks = doc.root;
+		doc.root = NULL;
+		r = 0;
+	}
+	gw_json_doc_free(&doc);
+	return r;
+}
+
 static void call_done(void *ud, const struct gw_call_result *res)
 {
 	struct inflight *f = ud;
@@ -394,6 +431,15 @@ static void call_done(void *ud, const struct gw_call_result *res)
 			doc.root = NULL;
 		}
 		gw_json_doc_free(&doc);
+	} else if (!is_error && tool && tool->output == GW_OUTPUT_CONTENT) {
+		cJSON *blocks;
+
+		if (content_output(out, &blocks, &failure) < 0)
+			is_error = true;
+		else if (cJSON_ReplaceItemInObjectCaseSensitive(r, "content", blocks))
+			content = blocks;
+		else
+			cJSON_Delete(blocks); /* out of memory: content stays [] */
 	} else if (out[0] || !is_error) {
 		cJSON_AddItemToArray(content, text_block(out));
 	}

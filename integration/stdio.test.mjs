@@ -1017,6 +1017,102 @@ describe('raw protocol', () => {
 	});
 });
 
+describe('output: content', () => {
+	// A 1x1 PNG, and a tool that prints it as MCP content blocks.
+	const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+	const PIXEL = [{ type: 'text', text: 'a pixel' }, { type: 'image', data: PNG, mimeType: 'image/png' }];
+	let dir;
+	before(() => {
+		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toolcell-it-content-'));
+		const common = { output: 'content', env: { LANG: 'C.UTF-8' }, grants: { read: ['@system'], exec: ['@system'] } };
+		fs.writeFileSync(path.join(dir, 'pixel.json'), JSON.stringify({
+			name: 'pixel', description: 'Prints a 1x1 PNG as an image block.',
+			inputSchema: { type: 'object', additionalProperties: false },
+			command: ['/bin/printf', '%s', JSON.stringify(PIXEL)], ...common,
+		}));
+		// Prints its argument and exits with `status`: any output, any failure.
+		fs.writeFileSync(path.join(dir, 'emit.json'), JSON.stringify({
+			name: 'emit', description: 'Prints `out` as its content blocks, then exits with `status`.',
+			inputSchema: {
+				type: 'object', required: ['out'], additionalProperties: false,
+				properties: { out: { type: 'string' }, status: { type: 'integer' } },
+			},
+			command: ['/bin/sh', '-c', 'printf "%s" "$0"; exit "${1:-0}"', '{out}', '{status}'], ...common,
+		}));
+	});
+	after(() => {
+		if (dir) fs.rmSync(dir, { recursive: true, force: true });
+	});
+
+	test('toolcell check accepts the manifests', () => {
+		assert.match(execFileSync(BIN, ['check', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), /2 tools OK/);
+	});
+
+	test('over raw JSON-RPC: the blocks are the result; bad blocks, bad JSON and failures are tool errors', async () => {
+		const g = new RawGateway({ ws: tree.ws, manifests: dir });
+		try {
+			await g.initialize();
+			const r = await g.request({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'pixel', arguments: {} } });
+			assert.deepEqual(r.msg.result.content, PIXEL);
+			assert.equal(r.msg.result.isError, false);
+			assert.equal(r.msg.result.structuredContent, undefined);
+			assert.equal(r.msg.result._meta['toolcell/call'].stdoutBytes, Buffer.byteLength(JSON.stringify(PIXEL)));
+
+			const emit = async (id, out, status) => (await g.request({ jsonrpc: '2.0', id, method: 'tools/call',
+				params: { name: 'emit', arguments: status === undefined ? { out } : { out, status } } })).msg.result;
+			const refused = async (id, out, message) => {
+				const res = await emit(id, out);
+				assert.equal(res.isError, true, JSON.stringify(res));
+				assert.equal(res.content.length, 1, JSON.stringify(res));
+				assert.equal(res.content[0].type, 'text');
+				if (message instanceof RegExp) assert.match(res.content[0].text, message);
+				else assert.equal(res.content[0].text, message);
+			};
+			const empty = await emit(2, '[]');
+			assert.deepEqual(empty.content, []);
+			assert.equal(empty.isError, false);
+			await refused(3, JSON.stringify([{ type: 'text', text: 'ok' }, { type: 'image', data: PNG.slice(0, 11), mimeType: 'image/png' }]),
+				"the tool's output is not valid content: [1].data: not base64");
+			await refused(4, JSON.stringify([{ type: 'video', data: PNG }]),
+				`the tool's output is not valid content: [0].type: unknown content type "video" (known: text, image, audio, resource_link, resource)`);
+			await refused(5, JSON.stringify([{ type: 'text', text: 'x', color: 'red' }]),
+				"the tool's output is not valid content: [0].color: unknown member (known: type, text, annotations, _meta)");
+			await refused(6, JSON.stringify({ type: 'text', text: 'x' }),
+				"the tool's output must be a JSON array of content blocks, not an object");
+			await refused(7, 'a pixel\n', /^the tool's output is not valid JSON \(1:1: .+\)$/);
+			await refused(8, '[{"type":"text","text":"x"},', /^the tool's output is not valid JSON \(1:\d+: .+\)$/);
+
+			// A failing tool: its stdout as text and the failure, as for text tools.
+			const failed = await emit(9, '[{"type":"text","text":"x"}]', 3);
+			assert.equal(failed.isError, true);
+			assert.deepEqual(failed.content, [{ type: 'text', text: '[{"type":"text","text":"x"}]' }, { type: 'text', text: 'exit status 3' }]);
+			assert.deepEqual(await g.end(), { code: 0, signal: null });
+		} finally {
+			g.kill();
+		}
+	});
+
+	test('the SDK client accepts every block type', async () => {
+		const gw = await connect({ ws: tree.ws, manifests: dir });
+		try {
+			assert.deepEqual((await gw.client.callTool({ name: 'pixel', arguments: {} })).content, PIXEL);
+			const blocks = [
+				{ type: 'text', text: 'ünï ✓', annotations: { audience: ['user'], priority: 0.5, lastModified: '2025-01-12T15:00:58Z' }, _meta: { k: 1 } },
+				{ type: 'image', data: PNG, mimeType: 'image/png' },
+				{ type: 'audio', data: 'UklGRg==', mimeType: 'audio/wav' },
+				{ type: 'resource_link', uri: 'file:///ws/README.md', name: 'README.md', title: 'Readme', description: 'd', mimeType: 'text/markdown', size: 12 },
+				{ type: 'resource', resource: { uri: 'file:///ws/a.txt', mimeType: 'text/plain', text: 'hello' } },
+				{ type: 'resource', resource: { uri: 'file:///ws/a.png', mimeType: 'image/png', blob: PNG } },
+			];
+			const r = await gw.client.callTool({ name: 'emit', arguments: { out: JSON.stringify(blocks) } });
+			assert.equal(r.isError, false, JSON.stringify(r));
+			assert.deepEqual(r.content, blocks);
+		} finally {
+			await gw.close();
+		}
+	});
+});
+
 describe('as an unprivileged user', () => {
 	// RLIMIT_NPROC counts every task (thread) of the real uid. A tool's
 	// `processes` limit must not depend on how many threads other programs of

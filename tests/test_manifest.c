@@ -282,6 +282,65 @@ static void test_dynamic_grants_and_tmp(void **state)
 	gw_diag_free(&d);
 }
 
+/* "output": text (the default), json (with an optional outputSchema) or
+ * content (MCP content blocks; no outputSchema: nothing would check it). */
+static void test_output_modes(void **state)
+{
+	static const struct {
+		const char *line;
+		enum gw_output want;
+		bool schema;
+	} ok[] = {
+	    {"  \"env\": {},", GW_OUTPUT_TEXT, false},
+	    {"  \"output\": \"text\",", GW_OUTPUT_TEXT, false},
+	    {"  \"output\": \"json\",", GW_OUTPUT_JSON, false},
+	    {"  \"output\": \"json\", \"outputSchema\": {\"type\": \"object\"},", GW_OUTPUT_JSON,
+	     true},
+	    {"  \"output\": \"content\",", GW_OUTPUT_CONTENT, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct gw_diag d = {0};
+		struct gw_tool *t = NULL;
+
+		assert_int_equal(load_with(6, ok[i].line, &d, &t), 0);
+		assert_int_equal(d.n, 0);
+		assert_int_equal(t->output, ok[i].want);
+		assert_int_equal(t->output_schema != NULL, ok[i].schema);
+		assert_int_equal(cJSON_HasObjectItem(t->listing, "outputSchema"), ok[i].schema);
+		gw_tool_unref(t);
+	}
+	expect_errors(6, "  \"output\": \"content\", \"outputSchema\": {\"type\": \"object\"},",
+		      (const char *const[]){"m.json:6:24: outputSchema needs \"output\": \"json\"; "
+					    "an \"output\": \"content\" tool returns content "
+					    "blocks, which no schema checks",
+					    NULL});
+	/* The same wherever the keys are. */
+	expect_errors(
+	    2,
+	    "  \"outputSchema\": {\"type\": \"object\"}, \"name\": \"t\", \"output\": \"content\",",
+	    (const char *const[]){"m.json:2:3: outputSchema needs \"output\": \"json\"; "
+				  "an \"output\": \"content\" tool returns content "
+				  "blocks, which no schema checks",
+				  NULL});
+	expect_errors(
+	    6, "  \"outputSchema\": {\"type\": \"object\"},",
+	    (const char *const[]){"m.json:6:3: outputSchema needs \"output\": \"json\"", NULL});
+	expect_errors(6, "  \"output\": \"xml\",",
+		      (const char *const[]){"m.json:6:13: output must be \"text\", \"json\" or "
+					    "\"content\", not \"xml\"",
+					    NULL});
+	/* Modes are case-sensitive, like every other manifest value. */
+	expect_errors(6, "  \"output\": \"Content\",",
+		      (const char *const[]){"m.json:6:13: output must be \"text\", \"json\" or "
+					    "\"content\", not \"Content\"",
+					    NULL});
+	expect_errors(
+	    6, "  \"output\": [\"content\"],",
+	    (const char *const[]){"m.json:6:13: output must be a string, not an array", NULL});
+}
+
 /* The bundled manifests validate, and a toolset rejects duplicate names. */
 static void test_bundled_and_duplicates(void **state)
 {
@@ -336,6 +395,7 @@ int main(void)
 	    cmocka_unit_test(test_net_grant_errors),
 	    cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_dynamic_grants_and_tmp),
+	    cmocka_unit_test(test_output_modes),
 	    cmocka_unit_test(test_bundled_and_duplicates),
 	    cmocka_unit_test(test_fail_closed),
 	};
