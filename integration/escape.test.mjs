@@ -13,6 +13,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,7 +94,14 @@ for (const mode of modes()) {
 				"const s = require('node:net').createServer((c) => c.on('data', (d) => c.end('echo ' + d)));" +
 				"s.listen(0, '0.0.0.0', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'inherit'] });
 			port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
-			listenPort = port + 1 < 65535 ? port + 1 : port - 1;
+			// A port that was free a moment ago (not port + 1, which any
+			// other test's ephemeral socket may hold).
+			listenPort = await new Promise((resolve) => {
+				const probe = net.createServer().listen(0, '127.0.0.1', () => {
+					const p = probe.address().port;
+					probe.close(() => resolve(p));
+				});
+			});
 			const tools = [
 				manifest('ro', { read: ['@system', '{workspace}'] }),
 				manifest('rw', { write: ['{workspace}'] }),
