@@ -86,9 +86,19 @@ struct conn {
 	bool too_large;	  /* the body passed GW_HTTP_MAX_BODY */
 	bool queued;	  /* a response has been queued */
 	bool accepts_sse; /* text/event-stream acceptable */
+	bool read;	    /* the whole request has been received */
+	uint64_t started;   /* uv_now at its headers */
 	const char *origin; /* an allowed Origin to echo (CORS), or NULL */
 	char *body;
 	size_t len, cap;
+};
+
+/* One TCP connection (MHD's socket context), for the request deadline. */
+struct tcp {
+	struct tcp *next, *prev;
+	struct MHD_Connection *mc;
+	uint64_t since; /* uv_now when it was accepted or its last request ended */
+	bool busy;	/* a request is being answered (its body is read) */
 };
 
 struct hsession {
@@ -117,6 +127,7 @@ struct http_srv {
 	struct hsession *sessions;
 	unsigned nsessions;
 	struct conn *conns;
+	struct tcp *tcps;
 	bool stopping;
 };
 
@@ -880,9 +891,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 
 	(void)version;
 	if (!c) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (ci && ci->socket_context)
+			((struct tcp *)ci->socket_context)->busy = true;
 		c = conn_new(srv, mc);
 		if (!c)
 			return MHD_NO;
+		c->started = uv_now(srv->loop);
 		*req_cls = c;
 		if (srv->stopping)
 			return fail(c, 503, "shutting down");
@@ -915,6 +931,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	}
 	if (c->gone)
 		return MHD_NO;
+	c->read = true; /* the whole request is in */
 	if (c->st) /* resumed: the stream has something now */
 		return answer_stream(c);
 	if (c->too_large)
@@ -934,16 +951,64 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct http_srv *srv = cls;
 	struct conn *c = *req_cls;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-	(void)cls;
-	(void)mc;
 	(void)toe;
+	if (ci && ci->socket_context) {
+		struct tcp *t = ci->socket_context;
+		t->busy = false;
+		t->since = uv_now(srv->loop);
+	}
 	if (!c)
 		return;
 	*req_cls = NULL;
 	conn_detach(c);
 	conn_unref(c);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_srv *srv = cls;
+	struct tcp *t = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return; /* no deadline for this one; MHD's idle timeout stays */
+		t->mc = mc;
+		t->since = uv_now(srv->loop);
+		t->next = srv->tcps;
+		if (srv->tcps)
+			srv->tcps->prev = t;
+		srv->tcps = t;
+		*socket_context = t;
+		return;
+	}
+	if (!t)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		srv->tcps = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+	*socket_context = NULL;
+}
+
+/* Cuts a connection MHD owns: shutdown, not close, so MHD sees the end and
+ * closes its descriptor itself. */
+static void cut(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ci)
+		shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
 /* ---- the loop ---- */
@@ -999,6 +1064,23 @@ static void on_sweep(uv_timer_t *t)
 			MHD_resume_connection(c->mc);
 			any = true;
 			gw_log(GW_LOG_DEBUG, "an HTTP client went away during a suspended request");
+		}
+	}
+	/* Slowloris: MHD's idle timeout restarts at every byte, so a client
+	 * sending one byte at a time could hold a connection forever. A
+	 * request gets GW_HTTP_REQUEST_TIMEOUT_S from its first byte (or from
+	 * the end of the previous one) to arrive whole: headers, then body. */
+	uint64_t limit = (uint64_t)GW_HTTP_REQUEST_TIMEOUT_S * 1000;
+	for (struct tcp *k = srv->tcps; k; k = k->next) {
+		if (!k->busy && now - k->since > limit) {
+			cut(k->mc);
+			any = true;
+		}
+	}
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (!c->read && !c->queued && now - c->started > limit) {
+			cut(c->mc);
+			any = true;
 		}
 	}
 	for (struct hsession *hs = srv->sessions, *next; hs; hs = next) {
@@ -1131,7 +1213,8 @@ int gw_http_serve(uv_loop_t *loop, struct gw_mcp *m, const struct gw_http_opts *
 	}
 	srv->d = MHD_start_daemon(
 	    flags, (uint16_t)o->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, srv, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)GW_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)GW_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)GW_HTTP_MAX_HEADERS, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
