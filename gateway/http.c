@@ -82,6 +82,7 @@ struct conn {
 	int refs;	     /* the request, and a callback response */
 	int method;	     /* 'P' POST, 'G' GET, 'D' DELETE */
 	bool suspended;
+	bool wake;	  /* to be resumed from the loop (see wake) */
 	bool gone;	  /* the client went away while suspended */
 	bool too_large;	  /* the body passed GW_HTTP_MAX_BODY */
 	bool queued;	  /* a response has been queued */
@@ -122,6 +123,7 @@ struct http_srv {
 	struct MHD_Daemon *d;
 	uv_poll_t poll;
 	uv_timer_t timer;  /* MHD's own timeouts */
+	uv_timer_t kick;   /* a run soon after a resume (not reset by run_mhd) */
 	uv_timer_t sweep;  /* disconnected clients, idle sessions */
 	uv_signal_t sigint, sigterm;
 	struct hsession *sessions;
@@ -134,7 +136,9 @@ struct http_srv {
 /* ---- events and streams ---- */
 
 static void stream_resume(struct stream *st);
-static void on_mhd_timer(uv_timer_t *t);
+static void wake(struct conn *c);
+static void on_kick(uv_timer_t *t);
+static void run_mhd(struct http_srv *srv);
 
 static void event_drop_head(struct stream *st)
 {
@@ -451,14 +455,35 @@ static void stream_resume(struct stream *st)
 {
 	struct conn *c = st->conn;
 
-	if (c && c->suspended) {
+	if (c)
+		wake(c);
+}
+
+/* Resumes a suspended connection from the loop, outside MHD_run: a
+ * connection resumed from inside one of MHD's callbacks (this may be one:
+ * a DELETE ends a session, a notifications/cancelled ends a call) is not
+ * picked up by MHD 0.9.75 in external epoll mode until some unrelated socket
+ * event. */
+static void wake(struct conn *c)
+{
+	if (c->suspended && !c->wake) {
+		c->wake = true;
+		uv_timer_start(&c->srv->kick, on_kick, 0, 0);
+	}
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	struct http_srv *srv = t->data;
+
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (!c->wake)
+			continue;
+		c->wake = false;
 		c->suspended = false;
 		MHD_resume_connection(c->mc);
-		/* In external polling mode MHD does not wake its own epoll for a
-		 * resumed connection: run it from the loop, never from inside
-		 * one of its callbacks (this may be one). */
-		uv_timer_start(&c->srv->timer, on_mhd_timer, 0, 0);
 	}
+	run_mhd(srv);
 }
 
 static void suspend(struct conn *c)
@@ -613,6 +638,16 @@ static const char *header(struct MHD_Connection *mc, const char *name)
 	return MHD_lookup_connection_value(mc, MHD_HEADER_KIND, name);
 }
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	*n += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
 /* The door: everything here runs on headers alone, before a byte of the
  * body is read or parsed. Returns true when the request may go on, else a
  * response has been queued. */
@@ -637,6 +672,15 @@ static bool door(struct conn *c, const char *url, const char *method, enum MHD_R
 		return false;
 	}
 	c->origin = origin;
+	/* MHD keeps headers in the connection's pool; near its end it fails
+	 * to build even an error answer and just closes. The limit is checked
+	 * here, well below the pool, so a client always gets its 431. */
+	size_t hbytes = strlen(url);
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, add_header_size, &hbytes);
+	if (hbytes > GW_HTTP_MAX_HEADERS) {
+		*res = fail(c, 431, "request headers too large (limit 16 KiB)");
+		return false;
+	}
 	if (strcmp(method, "OPTIONS") == 0) {
 		/* A CORS preflight from an allowed origin (other origins were
 		 * refused above). It carries no credentials, so it is answered
@@ -856,11 +900,7 @@ static enum MHD_Result handle_get(struct conn *c)
 			old->st = NULL;
 			old->gone = true;
 			st->conn = NULL;
-			if (old->suspended) {
-				old->suspended = false;
-				MHD_resume_connection(old->mc);
-				uv_timer_start(&c->srv->timer, on_mhd_timer, 0, 0);
-			}
+			wake(old);
 		}
 		struct event *e = st->head;
 		while (e && e->seq <= seq)
@@ -1060,9 +1100,7 @@ static void on_sweep(uv_timer_t *t)
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
 			c->gone = true;
 			conn_detach(c);
-			c->suspended = false;
-			MHD_resume_connection(c->mc);
-			any = true;
+			wake(c);
 			gw_log(GW_LOG_DEBUG, "an HTTP client went away during a suspended request");
 		}
 	}
@@ -1122,8 +1160,19 @@ static void on_signal(uv_signal_t *s, int sig)
 	srv->stopping = true;
 	while (srv->sessions)
 		session_end(srv->sessions);
+	/* MHD refuses to stop with suspended connections: resume them all
+	 * now (this is a signal callback, not inside MHD_run); they end. */
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (c->suspended) {
+			c->gone = true;
+			c->wake = false;
+			c->suspended = false;
+			MHD_resume_connection(c->mc);
+		}
+	}
 	uv_poll_stop(&srv->poll);
 	uv_timer_stop(&srv->timer);
+	uv_timer_stop(&srv->kick);
 	/* MHD closes every connection (completion callbacks run now). */
 	MHD_stop_daemon(srv->d);
 	srv->d = NULL;
@@ -1217,7 +1266,7 @@ int gw_http_serve(uv_loop_t *loop, struct gw_mcp *m, const struct gw_http_opts *
 	    on_connection, srv, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)GW_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)GW_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)GW_HTTP_MAX_HEADERS, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    (size_t)GW_HTTP_CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (!srv->d) {
 		fprintf(stderr, "toolcell: cannot listen on %s port %u: %s\n", addr, o->port,
@@ -1239,6 +1288,8 @@ int gw_http_serve(uv_loop_t *loop, struct gw_mcp *m, const struct gw_http_opts *
 	uv_poll_start(&srv->poll, UV_READABLE, on_mhd_poll);
 	uv_timer_init(loop, &srv->timer);
 	srv->timer.data = srv;
+	uv_timer_init(loop, &srv->kick);
+	srv->kick.data = srv;
 	uv_timer_init(loop, &srv->sweep);
 	srv->sweep.data = srv;
 	uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);

@@ -12,7 +12,8 @@
 
 #define GW_HTTP_MAX_BODY (4 * 1024 * 1024)  /* one JSON-RPC message; 413 above */
 #define GW_HTTP_MAX_HEADERS (16 * 1024)	    /* request line and headers; 431 above */
-#define GW_HTTP_MAX_CONNECTIONS 4000	    /* in total; more are refused at accept */
+#define GW_HTTP_CONNECTION_MEMORY (32 * 1024) /* MHD's pool per connection */
+#define GW_HTTP_MAX_CONNECTIONS 2500	    /* in total; more are refused at accept */
 #define GW_HTTP_REQUEST_TIMEOUT_S 10	    /* to send a request's headers and body */
 #define GW_HTTP_MAX_SESSION_CONNECTIONS 32  /* open requests of one session; 429 above */
 #define GW_HTTP_MAX_SESSIONS 256	    /* live sessions; 503 for a new one above */

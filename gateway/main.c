@@ -448,6 +448,13 @@ static void on_manifest_change(uv_fs_event_t *ev, const char *file, int events, 
 	uv_timer_start(&w->debounce, reload, 200, 0);
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 static int cmd_serve(struct app *a, int npos)
 {
 	struct gw_mcp *m;
@@ -486,6 +493,9 @@ static int cmd_serve(struct app *a, int npos)
 		r = gw_http_serve(&a->loop, m, &a->http_opts);
 	else
 		r = gw_stdio_serve(&a->loop, m, STDIN_FILENO, STDOUT_FILENO);
+	/* A transport that could not start left the watcher open. */
+	uv_walk(&a->loop, close_handle, NULL);
+	uv_run(&a->loop, UV_RUN_DEFAULT);
 	gw_mcp_free(m);
 	return r;
 }
