@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "gateway/content.h"
+#include "gateway/json.h"
 #include "gateway/utf8.h"
 
 /* How much of a tool's string a message quotes. */
@@ -156,21 +157,6 @@ static int quote_len(const char *s)
 	return (int)gw_utf8_valid_prefix(s, n < QUOTE_MAX ? n : QUOTE_MAX);
 }
 
-static const char *type_name(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	return "an object";
-}
-
 static bool is_b64_char(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -283,7 +269,7 @@ static int want_string(const cJSON *v, const char *path, char *msg, size_t len)
 {
 	if (cJSON_IsString(v))
 		return 0;
-	return fail(msg, len, "%s: must be a string, not %s", path, type_name(v));
+	return fail(msg, len, "%s: must be a string, not %s", path, gw_json_type_name(v));
 }
 
 static int check_mime(const cJSON *v, const char *path, const char *prefix, const char *what,
@@ -349,17 +335,17 @@ static int check_value(const cJSON *v, enum kind kind, const char *path, char *m
 		return 0;
 	case K_META:
 		if (!cJSON_IsObject(v))
-			return fail(msg, len, "%s: must be an object, not %s", path, type_name(v));
+			return fail(msg, len, "%s: must be an object, not %s", path, gw_json_type_name(v));
 		return 0;
 	case K_ANNOTATIONS:
 		if (!cJSON_IsObject(v))
-			return fail(msg, len, "%s: must be an object, not %s", path, type_name(v));
+			return fail(msg, len, "%s: must be an object, not %s", path, gw_json_type_name(v));
 		return check_object(v, annotations, path, msg, len);
 	case K_AUDIENCE:
 		if (!cJSON_IsArray(v))
 			return fail(msg, len,
 				    "%s: must be an array of \"user\" and \"assistant\", not %s",
-				    path, type_name(v));
+				    path, gw_json_type_name(v));
 		cJSON_ArrayForEach(e, v)
 		{
 			if (!cJSON_IsString(e) || (strcmp(e->valuestring, "user") != 0 &&
@@ -385,14 +371,14 @@ static int check_value(const cJSON *v, enum kind kind, const char *path, char *m
 	case K_ICONS:
 		if (!cJSON_IsArray(v))
 			return fail(msg, len, "%s: must be an array of icons, not %s", path,
-				    type_name(v));
+				    gw_json_type_name(v));
 		cJSON_ArrayForEach(e, v)
 		{
 			if (index_path(sub, sizeof(sub), path, i++) < 0)
 				return fail(msg, len, "%s: nested too deeply", path);
 			if (!cJSON_IsObject(e))
 				return fail(msg, len, "%s: must be an object, not %s", sub,
-					    type_name(e));
+					    gw_json_type_name(e));
 			if (check_object(e, icon, sub, msg, len) < 0)
 				return -EINVAL;
 		}
@@ -400,7 +386,7 @@ static int check_value(const cJSON *v, enum kind kind, const char *path, char *m
 	case K_SIZES:
 		if (!cJSON_IsArray(v))
 			return fail(msg, len, "%s: must be an array of strings, not %s", path,
-				    type_name(v));
+				    gw_json_type_name(v));
 		cJSON_ArrayForEach(e, v)
 		{
 			if (index_path(sub, sizeof(sub), path, i++) < 0)
@@ -418,7 +404,7 @@ static int check_value(const cJSON *v, enum kind kind, const char *path, char *m
 		const cJSON *text, *blob;
 
 		if (!cJSON_IsObject(v))
-			return fail(msg, len, "%s: must be an object, not %s", path, type_name(v));
+			return fail(msg, len, "%s: must be an object, not %s", path, gw_json_type_name(v));
 		if (check_object(v, resource_contents, path, msg, len) < 0)
 			return -EINVAL;
 		text = cJSON_GetObjectItemCaseSensitive(v, "text");
@@ -492,7 +478,7 @@ int gw_content_validate(const cJSON *arr, char *msg, size_t len)
 	size_t i = 0;
 
 	if (!cJSON_IsArray(arr))
-		return fail(msg, len, "must be an array of content blocks, not %s", type_name(arr));
+		return fail(msg, len, "must be an array of content blocks, not %s", gw_json_type_name(arr));
 	cJSON_ArrayForEach(b, arr)
 	{
 		char path[32];
@@ -502,7 +488,7 @@ int gw_content_validate(const cJSON *arr, char *msg, size_t len)
 		snprintf(path, sizeof(path), "[%zu]", i++);
 		if (!cJSON_IsObject(b))
 			return fail(msg, len, "%s: a content block must be an object, not %s", path,
-				    type_name(b));
+				    gw_json_type_name(b));
 		type = cJSON_GetObjectItemCaseSensitive(b, "type");
 		if (!type)
 			return fail(msg, len,
@@ -511,7 +497,7 @@ int gw_content_validate(const cJSON *arr, char *msg, size_t len)
 				    path);
 		if (!cJSON_IsString(type))
 			return fail(msg, len, "%s.type: must be a string, not %s", path,
-				    type_name(type));
+				    gw_json_type_name(type));
 		for (t = 0; t < NTYPES; t++)
 			if (strcmp(block_types[t].type, type->valuestring) == 0)
 				break;

@@ -881,3 +881,18 @@ const struct gw_json_pos *gw_json_pos_of(const struct gw_json_doc *doc, const cJ
 		return NULL;
 	return bsearch(&key, doc->pos, doc->npos, sizeof(*doc->pos), cmp_pos);
 }
+
+const char *gw_json_type_name(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	return "an object";
+}

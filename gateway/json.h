@@ -47,4 +47,7 @@ void gw_json_doc_free(struct gw_json_doc *doc);
 /* Position of a node of doc->root (borrowed), or NULL for a node not in it. */
 const struct gw_json_pos *gw_json_pos_of(const struct gw_json_doc *doc, const cJSON *node);
 
+/* "a string", "an array", ... for messages. */
+const char *gw_json_type_name(const cJSON *v);
+
 #endif

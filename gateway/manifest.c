@@ -71,21 +71,6 @@ void gw_err_at(struct gw_jctx *c, const cJSON *node, bool at_key, const char *fm
 	c->errors++;
 }
 
-const char *gw_json_type_name(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	return "an object";
-}
-
 static bool want_string(struct ctx *c, const cJSON *v, const char *what)
 {
 	if (cJSON_IsString(v))

@@ -86,8 +86,6 @@ void gw_err_at(struct gw_jctx *c, const cJSON *node, bool at_key, const char *fm
     __attribute__((format(printf, 4, 5)));
 /* Reports every key of obj that is not in the NULL-terminated `known`. */
 void gw_check_keys(struct gw_jctx *c, const cJSON *obj, const char *where, const char *const *known);
-/* "a string", "an array", ... for messages. */
-const char *gw_json_type_name(const cJSON *v);
 
 struct gw_load_opts {
 	const char *workspace;		     /* absolute, resolved */
