@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { children, comm, processGone, waitFor } from './procs.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.resolve(process.env.TOOLCELL_BIN || path.join(HERE, '..', 'build', 'toolcell'));
@@ -37,53 +38,6 @@ const FIXTURE_TOOLS = ['chunks', 'echo_text', 'pid_sleep', 'sleep_one'];
 const CHUNKS = ['one\n', 'two\n', 'three\n'];
 
 // ---------------------------------------------------------------- processes
-
-/** Whether a process is gone. A zombie counts as gone only when allowed
- *  (orphans are reaped by init, which some containers lack). */
-function processGone(pid, { allowZombie = false } = {}) {
-	let stat;
-	try {
-		stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-	} catch {
-		return true;
-	}
-	const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-	return allowZombie && state === 'Z';
-}
-
-async function waitFor(pred, ms, step = 20) {
-	const end = Date.now() + ms;
-	for (;;) {
-		if (await pred()) return true;
-		if (Date.now() > end) return false;
-		await sleep(step);
-	}
-}
-
-function children(pid) {
-	let tasks;
-	try {
-		tasks = fs.readdirSync(`/proc/${pid}/task`);
-	} catch {
-		return [];
-	}
-	const kids = [];
-	for (const t of tasks) {
-		try {
-			const s = fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-			if (s) kids.push(...s.split(/\s+/).map(Number));
-		} catch { /* the task ended */ }
-	}
-	return kids;
-}
-
-function comm(pid) {
-	try {
-		return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-	} catch {
-		return null;
-	}
-}
 
 /** Live descendants of the gateway that belong to calls (the keeper, a helper
  *  the gateway forks at start-up, is not one). */

@@ -21,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError, ErrorCode, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { liveChildren, processGone, waitFor } from './procs.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.resolve(process.env.TOOLCELL_BIN || path.join(HERE, '..', 'build', 'toolcell'));
@@ -86,54 +87,6 @@ const GIT_PREFIX = ['/usr/bin/git', '--no-optional-locks', '-c', 'safe.directory
 
 /** Quote for /bin/sh. */
 const shq = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
-
-/** Whether a process is gone. A zombie counts as gone only when it is not the
- *  gateway's own child (orphans are reaped by init, which some containers lack). */
-function processGone(pid, { allowZombie = false } = {}) {
-	let stat;
-	try {
-		stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-	} catch {
-		return true;
-	}
-	const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-	return allowZombie && state === 'Z';
-}
-
-async function waitFor(pred, ms, step = 20) {
-	const end = Date.now() + ms;
-	for (;;) {
-		if (pred()) return true;
-		if (Date.now() > end) return false;
-		await sleep(step);
-	}
-}
-
-/** Live (non-zombie) children of a process, when the kernel shows them. */
-function liveChildren(pid) {
-	let tasks;
-	try {
-		tasks = fs.readdirSync(`/proc/${pid}/task`);
-	} catch {
-		return [];
-	}
-	const kids = [];
-	for (const t of tasks) {
-		try {
-			const s = fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-			if (s) kids.push(...s.split(/\s+/).map(Number));
-		} catch { /* no CONFIG_PROC_CHILDREN: nothing to check */ }
-	}
-	// The keeper (a helper the gateway forks at start-up) is not a call's.
-	const isKeeper = (k) => {
-		try {
-			return fs.readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'toolcell-keeper';
-		} catch {
-			return false;
-		}
-	};
-	return kids.filter((k) => !processGone(k, { allowZombie: false }) && !isKeeper(k));
-}
 
 function findExecutable(name) {
 	for (const d of ['/usr/local/bin', '/usr/bin', '/bin']) {
