@@ -30,6 +30,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/policy.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spawn.h"
 
 #ifndef TOOLCELL_MANIFEST_DIR
 #define TOOLCELL_MANIFEST_DIR "manifests"
@@ -287,6 +288,11 @@ static int app_isolation(struct app *a)
 		fprintf(stderr, "toolcell: cannot start the process keeper: %s\n", strerror(-r));
 		return 1;
 	}
+	/* A root gateway never execs: its bounding set can go now, once,
+	 * instead of in every call's child (after the keeper's fork, which
+	 * needs nothing from it either). */
+	if (geteuid() == 0)
+		(void)sbx_caps_drop_bounding();
 	sbx_features_probe_userns(&a->features);
 	if (getenv("TOOLCELL_NO_USERNS") && *getenv("TOOLCELL_NO_USERNS"))
 		a->features.user_namespaces = 0; /* test-only: the path without them */

@@ -164,7 +164,23 @@ static int write_file(const char *path, const char *text)
 	return close(fd);
 }
 
-static int drop_capabilities(void)
+/* Set once the gateway's own bounding set is empty (children inherit it). */
+static bool bounding_empty;
+
+int sbx_caps_drop_bounding(void)
+{
+	for (unsigned long cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past CAP_LAST_CAP */
+			return -errno;
+		}
+	}
+	bounding_empty = true;
+	return 0;
+}
+
+static int drop_capabilities(bool new_userns)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
@@ -189,7 +205,11 @@ static int drop_capabilities(void)
 			      SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
 			  0, 0, 0) < 0)
 			return -1;
-		for (unsigned long cap = 0; cap < 64; cap++) {
+		/* 40-odd prctls, skipped when the gateway emptied its own set at
+		 * start-up (sbx_caps_drop_bounding) and the child inherited that;
+		 * a new user namespace starts with a full set of its own. */
+		bool inherited_empty = bounding_empty && !new_userns;
+		for (unsigned long cap = 0; cap < 64 && !inherited_empty; cap++) {
 			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 				if (errno == EINVAL)
 					break; /* past CAP_LAST_CAP */
@@ -343,7 +363,7 @@ static int child_main(void *arg)
 		child_fail(a->errfd, SBX_STEP_FDS, errno);
 
 	/* 8. A root gateway's capabilities end here. */
-	if (drop_capabilities() < 0)
+	if (drop_capabilities(req->userns) < 0)
 		child_fail(a->errfd, SBX_STEP_CAPS, errno);
 
 	/* 9. no_new_privs: setuid and file-capability binaries gain nothing, and

@@ -72,6 +72,12 @@ struct sbx_child {
 	int notify_fd; /* owned seccomp listener for supervised profiles, else -1 */
 };
 
+/* Empties the calling process's capability bounding set, once, so every
+ * child inherits an empty one and need not drop it per call. For a root
+ * gateway, which never execs anything itself. Returns 0 or -errno (then the
+ * children still drop it themselves). */
+int sbx_caps_drop_bounding(void);
+
 /* Starts the program. For a supervised filter, the listener the child made is
  * received into child->notify_fd. Returns 0 with *child filled (the caller reaps it with
  * sbx_child_reap), -errno if the gateway could not clone, or -ECHILD when the
