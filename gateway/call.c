@@ -448,9 +448,13 @@ static int start_supervisor(struct gw_call *c, const struct sbx_ll_rule *extra, 
 		char path[PATH_MAX];
 		struct stat st;
 		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->child.pid, c->tmp);
-		if (stat(path, &st) < 0)
-			return -errno;
-		c->sup.roots[n++] = (struct sbx_inode){.dev = st.st_dev, .ino = st.st_ino};
+		/* A tool that has exited already (a fast one) asks nothing more;
+		 * otherwise metadata changes in {tmp} are refused (fail closed). */
+		if (stat(path, &st) == 0)
+			c->sup.roots[n++] = (struct sbx_inode){.dev = st.st_dev, .ino = st.st_ino};
+		else
+			gw_log(GW_LOG_DEBUG, "call %s: {tmp} of pid %d: %s", c->tool->name,
+			       (int)c->child.pid, strerror(errno));
 	}
 	c->sup.nroots = n;
 	if (uv_poll_init(c->env->loop, &c->sup_poll, c->sup.listener) < 0)

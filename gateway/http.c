@@ -28,6 +28,7 @@
  * expired session kills the session's calls. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,6 +43,7 @@
 #include <microhttpd.h>
 
 #include "gateway/http.h"
+#include "gateway/jsonrpc.h"
 #include "gateway/log.h"
 
 struct event {
@@ -131,6 +133,7 @@ struct http_srv {
 	struct conn *conns;
 	struct tcp *tcps;
 	bool stopping;
+	bool dirty; /* served something since the last malloc_trim */
 };
 
 /* ---- events and streams ---- */
@@ -401,6 +404,7 @@ static struct conn *conn_new(struct http_srv *srv, struct MHD_Connection *mc)
 	c->srv = srv;
 	c->mc = mc;
 	c->refs = 1;
+	srv->dirty = true;
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -768,22 +772,28 @@ static bool door(struct conn *c, const char *url, const char *method, enum MHD_R
 /* What a POSTed body is, as far as the transport cares. */
 enum kind { K_INVALID, K_REQUEST, K_INITIALIZE, K_OTHER };
 
-static enum kind classify(const char *body, size_t len)
+/* Classified by the same parser the session uses, so the two can never
+ * disagree about a message (cJSON and the gateway's parser differ on lone
+ * surrogates, duplicate keys, nesting). An invalid message gets its
+ * JSON-RPC error in *error (malloc'd) and never reaches the session. */
+static enum kind classify(const char *body, size_t len, char **error)
 {
-	cJSON *o = cJSON_ParseWithLength(body, len);
-	enum kind k = K_INVALID;
+	struct gw_rpc_msg m;
+	char msg[512], *id_raw = NULL;
+	int code = gw_rpc_parse(body, len, &m, &id_raw, msg, sizeof(msg));
+	enum kind k;
 
-	if (cJSON_IsObject(o)) {
-		const cJSON *method = cJSON_GetObjectItemCaseSensitive(o, "method");
-		bool has_id = cJSON_GetObjectItemCaseSensitive(o, "id") != NULL;
-		if (cJSON_IsString(method) && has_id)
-			k = strcmp(method->valuestring, "initialize") == 0 ? K_INITIALIZE
-									     : K_REQUEST;
-		else if (cJSON_IsString(method) || cJSON_GetObjectItemCaseSensitive(o, "result") ||
-			 cJSON_GetObjectItemCaseSensitive(o, "error"))
-			k = K_OTHER;
+	*error = NULL;
+	if (code != 0) {
+		*error = gw_rpc_error(id_raw, code, msg, NULL);
+		free(id_raw);
+		return K_INVALID;
 	}
-	cJSON_Delete(o);
+	if (m.kind != GW_RPC_REQUEST)
+		k = K_OTHER;
+	else
+		k = strcmp(m.method, "initialize") == 0 ? K_INITIALIZE : K_REQUEST;
+	gw_rpc_msg_free(&m);
 	return k;
 }
 
@@ -808,34 +818,22 @@ static bool evict_idle(struct http_srv *srv)
 static enum MHD_Result handle_post(struct conn *c)
 {
 	struct http_srv *srv = c->srv;
-	enum kind k = classify(c->body ? c->body : "", c->len);
+	char *error;
+	enum kind k = classify(c->body ? c->body : "", c->len, &error);
 	struct stream *st;
 
 	if (k == K_INVALID) {
-		/* Let the session word the JSON-RPC error (parse error, invalid
-		 * request), answered with 400. */
-		struct gw_session *tmp = c->hs ? NULL : gw_session_new(srv->m, on_line, NULL);
-		struct hsession scratch = {.srv = srv};
-		st = stream_new(c->hs ? c->hs : &scratch, false, false);
-		if (!st || (!c->hs && !tmp)) {
-			if (st)
-				stream_free(st);
-			gw_session_free(tmp);
-			return MHD_NO;
-		}
-		conn_attach(c, st, NULL, 0); /* held: on_line must not release it */
-		gw_session_handle(c->hs ? c->hs->mcp : tmp, c->body ? c->body : "", c->len, st);
-		c->st = NULL;
-		st->conn = NULL;
-		struct event *e = st->head;
+		/* Parse error or invalid request: answered here, with 400. */
 		struct MHD_Response *r =
-		    e ? MHD_create_response_from_buffer(e->len, e->text, MHD_RESPMEM_MUST_COPY)
-		      : NULL;
-		if (r)
-			MHD_add_response_header(r, "Content-Type", "application/json");
-		stream_free(st);
-		gw_session_free(tmp);
-		return r ? queue(c, 400, r) : fail(c, 400, "invalid JSON-RPC message");
+		    error ? MHD_create_response_from_buffer(strlen(error), error,
+							    MHD_RESPMEM_MUST_FREE)
+			  : NULL;
+		if (!r) {
+			free(error);
+			return fail(c, 400, "invalid JSON-RPC message");
+		}
+		MHD_add_response_header(r, "Content-Type", "application/json");
+		return queue(c, 400, r);
 	}
 	if (!c->hs) {
 		if (k != K_INITIALIZE)
@@ -1120,6 +1118,12 @@ static void on_sweep(uv_timer_t *t)
 			cut(c->mc);
 			any = true;
 		}
+	}
+	/* After a burst, give the allocator's free memory back once the
+	 * gateway is idle: its resident size returns near where it started. */
+	if (srv->dirty && !srv->conns && gw_call_active() == 0) {
+		srv->dirty = false;
+		malloc_trim(0);
 	}
 	for (struct hsession *hs = srv->sessions, *next; hs; hs = next) {
 		next = hs->next;
