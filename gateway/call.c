@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ struct gw_call {
 
 	char *stdin_data;
 	size_t stdin_len;
+	char *args_json; /* the arguments, for the audit log (only with one) */
 	char *tmp; /* the call's {tmp}, removed at the end */
 	uint64_t tmp_access; /* Landlock rights on {tmp} itself */
 	bool tmp_mounted;    /* {tmp} is a tmpfs in the call's mount namespace */
@@ -230,6 +232,7 @@ static void call_release(struct gw_call *c)
 	if (--c->open_handles > 0)
 		return;
 	sbx_supervisor_close(&c->sup);
+	free(c->args_json);
 	free(c->tmp);
 	reserved_processes -= c->tool->limits.processes;
 	gw_tool_unref(c->tool);
@@ -258,6 +261,62 @@ static void kill_tree(struct gw_call *c)
 		sbx_child_kill(&c->child, c->env->features->pidfd_group_signal);
 }
 
+/* One line of the audit log (--audit): what ran, with which arguments, and
+ * how it ended. A single write to an O_APPEND descriptor, so concurrent
+ * gateways sharing the file never interleave inside a line. */
+static void audit(const struct gw_call_env *env, const char *tool, const char *args_json,
+		  const struct gw_call_result *res, bool cancelled, const char *error)
+{
+	cJSON *o, *args;
+	char stamp[40], *line;
+	struct timespec ts;
+	struct tm tm;
+
+	if (env->audit_fd < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
+		 ts.tv_nsec / 1000000);
+	o = cJSON_CreateObject();
+	args = args_json ? cJSON_Parse(args_json) : NULL;
+	cJSON_AddStringToObject(o, "time", stamp);
+	cJSON_AddStringToObject(o, "tool", tool);
+	cJSON_AddItemToObject(o, "arguments", args ? args : cJSON_CreateNull());
+	if (res) {
+		if (res->signal)
+			cJSON_AddNullToObject(o, "exitCode");
+		else
+			cJSON_AddNumberToObject(o, "exitCode", res->exit_code);
+		if (res->signal)
+			cJSON_AddStringToObject(o, "signal", sigabbrev_np(res->signal));
+		else
+			cJSON_AddNullToObject(o, "signal");
+		cJSON_AddNumberToObject(o, "durationMs",
+					(double)(long long)(res->duration_ms * 1000) / 1000);
+		cJSON_AddBoolToObject(o, "timedOut", res->timed_out);
+		cJSON_AddBoolToObject(o, "truncated", res->truncated);
+		cJSON_AddNumberToObject(o, "stdoutBytes", (double)res->out_len);
+	}
+	cJSON_AddBoolToObject(o, "cancelled", cancelled);
+	if (error)
+		cJSON_AddStringToObject(o, "error", error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	line = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!line) {
+		gw_log(GW_LOG_ERROR, "audit: out of memory; a call of %s is not logged", tool);
+		return;
+	}
+	size_t n = strlen(line);
+	line[n] = '\n'; /* cJSON's buffer has room: its NUL */
+	if (write(env->audit_fd, line, n + 1) != (ssize_t)(n + 1))
+		gw_log(GW_LOG_ERROR, "audit: cannot write the log: %s", strerror(errno));
+	free(line);
+}
+
 static void maybe_finish(struct gw_call *c)
 {
 	struct gw_call_result res;
@@ -275,7 +334,7 @@ static void maybe_finish(struct gw_call *c)
 		gw_log(GW_LOG_WARN, "call %s: its pids cgroup could not be removed", c->tool->name);
 	if (c->line_len && c->ev->on_stderr_line && !c->cancelled)
 		c->ev->on_stderr_line(c->ud, c->line, c->line_len);
-	if (!c->cancelled) {
+	{
 		res = (struct gw_call_result){
 		    .exit_code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1,
 		    .signal = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0,
@@ -290,7 +349,11 @@ static void maybe_finish(struct gw_call *c)
 		    .timeout_s = c->tool->limits.timeout_s,
 		    .output_kb = c->tool->limits.output_kb,
 		};
-		c->ev->on_done(c->ud, &res);
+		char *failure = c->env->audit_fd >= 0 ? gw_call_failure(&res) : NULL;
+		audit(c->env, c->tool->name, c->args_json, &res, c->cancelled, failure);
+		free(failure);
+		if (!c->cancelled)
+			c->ev->on_done(c->ud, &res);
 	}
 	close_handle(c, (uv_handle_t *)&c->timer);
 	close_handle(c, (uv_handle_t *)&c->out_pipe);
@@ -644,6 +707,11 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	/* Arguments are checked before anything is created or forked. */
 	r = gw_schema_validate(tool->input_schema, args, "arguments", msg, msglen);
 	if (r < 0) {
+		if (env->audit_fd >= 0) {
+			char *a = cJSON_PrintUnformatted(args);
+			audit(env, tool->name, a, NULL, false, msg);
+			free(a);
+		}
 		cJSON_Delete(empty);
 		return -EINVAL;
 	}
@@ -654,6 +722,8 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	}
 	c->env = env;
 	c->tool = gw_tool_ref(tool);
+	if (env->audit_fd >= 0)
+		c->args_json = cJSON_PrintUnformatted(args);
 	c->ev = ev;
 	c->ud = ud;
 	c->child.pidfd = -1;
@@ -885,12 +955,14 @@ cleanup:
 		remove_tree(c->tmp);
 		free(c->tmp);
 	}
+	if (!msg[0])
+		snprintf(msg, msglen, "%s", strerror(-r));
+	audit(env, tool->name, c->args_json, NULL, false, msg);
 	gw_tool_unref(c->tool);
+	free(c->args_json);
 	free(c->out);
 	free(c->err);
 	free(c->stdin_data);
 	free(c);
-	if (!msg[0])
-		snprintf(msg, msglen, "%s", strerror(-r));
 	return r;
 }

@@ -49,6 +49,7 @@ struct gw_call_env {
 	struct sbx_cgroup_root *cgroup; /* pids cgroups for a root gateway, or NULL */
 	bool userns;		     /* run tools in a user namespace as inside_uid */
 	bool mounts; /* calls can have a mount namespace ({tmp} tmpfs, /etc/hosts) */
+	int audit_fd; /* --audit: one JSON line per call, O_APPEND; -1: none */
 	unsigned inside_uid, inside_gid;
 	char uid_map[64], gid_map[64];
 };

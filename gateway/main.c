@@ -38,7 +38,7 @@
 
 static const char usage[] =
     "usage:\n"
-    "  toolcell serve   [--manifests DIR] [--workspace DIR] [--http [ADDR:]PORT\n"
+    "  toolcell serve   [--manifests DIR] [--workspace DIR] [--audit FILE] [--http [ADDR:]PORT\n"
     "                   [--token-file FILE | --no-auth] [--allow-origin ORIGIN ...]]\n"
     "                   serve the tools over MCP on stdin/stdout, or over Streamable\n"
     "                   HTTP at http://ADDR:PORT/mcp (ADDR defaults to 127.0.0.1)\n"
@@ -58,7 +58,7 @@ static const char usage[] =
     "--http needs a bearer token: from --token-file (mode 600), or generated and printed\n"
     "once on stderr; --no-auth turns that off. Host and Origin must be localhost forms of\n"
     "the port unless --allow-origin adds one (scheme://host[:port]).\n"
-    "Not in this version: --audit.\n"
+    "--audit FILE (serve, run) appends one JSON line per call: tool, arguments, outcome.\n"
     "Exit status: 0 ok, 1 runtime failure, 2 usage or invalid manifest\n"
     "(run: the tool's own exit status, or 128+signal).\n";
 
@@ -78,6 +78,8 @@ struct app {
 	const char *args_json;
 	const char *ceiling_file;   /* --ceiling, or NULL */
 	const char *http;	    /* --http [ADDR:]PORT, or NULL: stdio */
+	const char *audit_file;	    /* --audit, or NULL */
+	int audit_fd;
 	struct gw_http_opts http_opts;
 	const char *origins[16];    /* --allow-origin */
 	struct gw_ceiling *ceiling; /* loaded from it (owned), or NULL */
@@ -183,8 +185,10 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 				a->origins[a->http_opts.nallow_origins++] = optarg;
 			break;
 		case 'A':
-			return usage_error("%s is not available in this version of toolcell",
-					   argv[optind - 1]);
+			if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "run") != 0)
+				return usage_error("--audit is for serve and run");
+			a->audit_file = optarg;
+			break;
 		default:
 			return usage_error("unknown or incomplete option %s", argv[optind - 1]);
 		}
@@ -197,6 +201,15 @@ static int parse_opts(int argc, char **argv, struct app *a, const char *cmd, cha
 	if (a->http_opts.token_file && a->http_opts.no_auth)
 		return usage_error("--token-file and --no-auth exclude each other");
 	a->http_opts.allow_origins = a->origins;
+	if (a->audit_file) {
+		/* Append-only, private: it holds every call's arguments. */
+		a->audit_fd = open(a->audit_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (a->audit_fd < 0) {
+			fprintf(stderr, "toolcell: --audit %s: %s\n", a->audit_file,
+				strerror(errno));
+			return 2;
+		}
+	}
 	if (a->http && parse_http(a->http, &a->http_opts) < 0)
 		return usage_error("--http %s: expected [ADDR:]PORT, e.g. 8080, 127.0.0.1:8080 "
 				   "or [::1]:8080", a->http);
@@ -325,7 +338,8 @@ static void app_env(struct app *a)
 				  .userns = a->features.user_namespaces == 1,
 				  /* A mount namespace needs CAP_SYS_ADMIN: the
 				   * call's user namespace gives it, or root. */
-				  .mounts = a->features.user_namespaces == 1 || uid == 0};
+				  .mounts = a->features.user_namespaces == 1 || uid == 0,
+				  .audit_fd = a->audit_fd};
 	/* The identity map: the tool keeps the uid it would have had, so file
 	 * ownership reads the same inside and out. For a root gateway that is
 	 * uid 0 of a namespace the tool holds no capability in (they are all
@@ -898,7 +912,7 @@ static int cmd_probe(void)
 
 int main(int argc, char **argv)
 {
-	struct app a = {.workspace_fd = -1};
+	struct app a = {.workspace_fd = -1, .audit_fd = -1};
 	char **pos;
 	int npos = 0, r;
 	const char *cmd;
@@ -949,5 +963,7 @@ int main(int argc, char **argv)
 	if (a.tools || a.workspace_fd >= 0)
 		app_free(&a);
 	gw_ceiling_free(a.ceiling);
+	if (a.audit_fd >= 0)
+		close(a.audit_fd);
 	return r;
 }

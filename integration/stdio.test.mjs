@@ -101,10 +101,10 @@ function findExecutable(name) {
 
 /** An SDK client connected to a fresh gateway. `raw` records every message
  *  the gateway sends after initialization, in order. */
-async function connect({ ws, manifests = MANIFESTS, env = {} }) {
+async function connect({ ws, manifests = MANIFESTS, env = {}, args = [] }) {
 	const transport = new StdioClientTransport({
 		command: BIN,
-		args: ['serve', '--manifests', manifests, '--workspace', ws],
+		args: ['serve', '--manifests', manifests, '--workspace', ws, ...args],
 		cwd: ws,
 		env,
 		stderr: 'pipe',
@@ -752,6 +752,39 @@ describe('cancellation, timeouts and limits', () => {
 		assert.ok(await waitFor(() => liveChildren(fx.pid).length === 0, 1000), 'gateway still has children');
 		// The gateway keeps serving after a killed call.
 		assert.deepEqual(await fx.client.ping(), {});
+	});
+});
+
+describe('audit log (--audit)', () => {
+	test('one JSON line per call, with its arguments and outcome; refused arguments too', async () => {
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toolcell-audit-'));
+		const log = path.join(dir, 'audit.log');
+		try {
+			const gw = await connect({ ws: dir, manifests: FIXTURES, args: ['--audit', log] });
+			const r = await gw.client.callTool({ name: 'flood_output', arguments: {} });
+			assert.equal(r.isError, true);
+			const bad = await gw.client.callTool({ name: 'flood_output', arguments: { x: 1 } });
+			assert.equal(bad.isError, true);
+			await gw.close();
+			assert.equal(fs.statSync(log).mode & 0o777, 0o600, 'the audit log must be private');
+			const lines = fs.readFileSync(log, 'utf8').split('\n');
+			assert.equal(lines.pop(), '', 'every line ends with a newline');
+			assert.equal(lines.length, 2, lines.join('\n'));
+			const [flood, refused] = lines.map((l) => JSON.parse(l));
+			assert.match(flood.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+			assert.deepEqual({ ...flood, time: undefined, durationMs: undefined }, {
+				time: undefined, durationMs: undefined, tool: 'flood_output', arguments: {},
+				exitCode: null, signal: 'KILL', timedOut: false, truncated: true, stdoutBytes: 4096,
+				cancelled: false, error: 'killed: output exceeded 4 KiB (output_kb); output truncated',
+			});
+			assert.equal(refused.tool, 'flood_output');
+			assert.deepEqual(refused.arguments, { x: 1 });
+			assert.equal(refused.cancelled, false);
+			assert.equal(refused.exitCode, undefined, 'nothing ran');
+			assert.match(refused.error, /x/);
+		} finally {
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
 	});
 });
 
