@@ -135,7 +135,7 @@ static int fail_nomem(struct parser *p)
 
 /* Writes byte c as a message shows it: itself if printable ASCII, else \xNN,
  * so that a stray NUL or control byte cannot garble a terminal or a log. */
-static const char *byte_repr(unsigned char c, char out[static 5])
+const char *gw_byte_repr(unsigned char c, char out[static 5])
 {
 	if (c >= 0x20 && c < 0x7f) {
 		out[0] = (char)c;
@@ -164,7 +164,7 @@ static void show_key(const char *key, char *out, size_t outlen)
 			rep[1] = (char)*k;
 			rep[2] = '\0';
 		} else if (*k < 0x20 || *k == 0x7f) {
-			byte_repr(*k, rep);
+			gw_byte_repr(*k, rep);
 		} else {
 			if (*k >= 0xf0)
 				n = 4;
@@ -416,7 +416,7 @@ static int parse_escape(struct parser *p, struct buf *b)
 		return parse_u_escape(p, b);
 	default:
 		return fail(p, p->off, "invalid escape \\%s in string",
-			    byte_repr(p->s[p->off + 1], rep));
+			    gw_byte_repr(p->s[p->off + 1], rep));
 	}
 	if (buf_append(b, &c, 1) < 0)
 		return fail_nomem(p);
@@ -462,7 +462,7 @@ static int parse_string(struct parser *p, struct buf *b)
 			char rep[5];
 
 			return fail(p, p->off, "unescaped control character %s in string",
-				    byte_repr(c, rep));
+				    gw_byte_repr(c, rep));
 		}
 		r = parse_escape(p, b);
 		if (r < 0)
@@ -549,7 +549,7 @@ static int parse_literal(struct parser *p, const char *word)
 			char rep[5];
 
 			return fail(p, p->off, "unexpected character '%s'",
-				    byte_repr(p->s[p->off], rep));
+				    gw_byte_repr(p->s[p->off], rep));
 		}
 		p->off++;
 	}
@@ -719,7 +719,7 @@ static int parse_value(struct parser *p)
 		item = r < 0 ? NULL : cJSON_CreateNumber(d);
 		break;
 	default:
-		return fail(p, start, "unexpected character '%s'", byte_repr(p->s[start], rep));
+		return fail(p, start, "unexpected character '%s'", gw_byte_repr(p->s[start], rep));
 	}
 	if (r < 0)
 		return r;

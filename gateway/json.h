@@ -47,6 +47,9 @@ void gw_json_doc_free(struct gw_json_doc *doc);
 /* Position of a node of doc->root (borrowed), or NULL for a node not in it. */
 const struct gw_json_pos *gw_json_pos_of(const struct gw_json_doc *doc, const cJSON *node);
 
+/* One byte for a message: itself when printable ASCII, else "\\xNN". */
+const char *gw_byte_repr(unsigned char c, char out[static 5]);
+
 /* "a string", "an array", ... for messages. */
 const char *gw_json_type_name(const cJSON *v);
 

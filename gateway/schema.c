@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/json.h"
 #include "gateway/schema.h"
 
 /* Schemas nest at most this deep. Both walks recurse once per level, so the
@@ -963,8 +964,10 @@ static int re_escape(struct re_tr *t, bool in_class, uint32_t *cp, char *cls)
 	/* ECMA escapes punctuation to make it literal. A letter or digit with
 	 * a backslash means something in other dialects (\A, \z, \h, ...);
 	 * taking it as the plain letter would silently change the pattern. */
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c < 0x20 || c == 0x7F)
-		return re_unsupported(t, "the escape \"\\%c\"", c);
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c < 0x20 || c == 0x7F) {
+		char rep[5];
+		return re_unsupported(t, "the escape \"\\%s\"", gw_byte_repr((unsigned char)c, rep));
+	}
 	*cp = c;
 	return 0;
 }
@@ -1140,7 +1143,11 @@ static int re_group_open(struct re_tr *t)
 				return re_invalid(t, "malformed group name");
 			t->p = q + 1;
 		} else if (t->end - t->p >= 2) {
-			return re_unsupported(t, "the group modifier \"(?%c\"", t->p[1]);
+			/* One byte of the pattern: escaped, so the message stays
+			 * valid UTF-8 and prints no control bytes. */
+			char rep[5];
+			return re_unsupported(t, "the group modifier \"(?%s\"",
+					      gw_byte_repr((unsigned char)t->p[1], rep));
 		} else {
 			return re_invalid(t, "unterminated group");
 		}

@@ -32,9 +32,7 @@ struct stdio_srv {
 	size_t writes_pending;
 	uv_timer_t poll_timer;
 	uv_signal_t sigint, sigterm;
-	char *buf; /* the partial line */
-	size_t len, cap;
-	bool discarding; /* inside an overlong line: drop until newline */
+	struct gw_stdio_framer fr;
 	bool eof;
 	uint64_t eof_at;
 	bool killed;
@@ -111,36 +109,50 @@ static void send_out(void *ud, char *line, void *stream, bool final)
 	free(l);
 }
 
-static void feed(struct stdio_srv *srv, const char *data, size_t n)
+/* One line: blanks before the message and a CR before the newline are not
+ * part of it; a line with nothing else is no message. */
+static void frame_line(struct gw_stdio_framer *f, const char *line, size_t len)
+{
+	size_t k = 0;
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	while (k < len && (line[k] == ' ' || line[k] == '\t'))
+		k++;
+	if (k < len)
+		f->on_message(f->ud, line + k, len - k);
+}
+
+void gw_stdio_frame(struct gw_stdio_framer *f, const char *data, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		const char *nl = memchr(data + i, '\n', n - i);
 		size_t take = nl ? (size_t)(nl - (data + i)) : n - i;
 
-		if (!srv->discarding) {
-			if (srv->len + take > GW_STDIO_MAX_LINE) {
+		if (!f->discarding) {
+			if (f->len + take > f->max) {
 				/* Refuse the message, not the session. */
-				send_out(srv, gw_rpc_error(NULL, GW_RPC_INVALID_REQUEST,
-							   "message longer than 16 MiB", NULL),
-					 NULL, true);
-				srv->discarding = true;
-				srv->len = 0;
-			} else {
-				if (srv->len + take > srv->cap) {
-					size_t cap = srv->cap ? srv->cap : 4096;
-					while (cap < srv->len + take)
+				f->on_overlong(f->ud);
+				f->discarding = true;
+				f->len = 0;
+			} else if (take > 0) {
+				/* Nothing to append to an empty line: buf may
+				 * still be NULL, and NULL + 0 is undefined. */
+				if (f->len + take > f->cap) {
+					size_t cap = f->cap ? f->cap : 4096;
+					while (cap < f->len + take)
 						cap *= 2;
-					char *b = realloc(srv->buf, cap);
+					char *b = realloc(f->buf, cap);
 					if (!b) {
-						srv->discarding = true;
-						srv->len = 0;
+						f->discarding = true;
+						f->len = 0;
 						goto next;
 					}
-					srv->buf = b;
-					srv->cap = cap;
+					f->buf = b;
+					f->cap = cap;
 				}
-				memcpy(srv->buf + srv->len, data + i, take);
-				srv->len += take;
+				memcpy(f->buf + f->len, data + i, take);
+				f->len += take;
 			}
 		}
 	next:
@@ -148,19 +160,40 @@ static void feed(struct stdio_srv *srv, const char *data, size_t n)
 		if (!nl)
 			break;
 		i++; /* the newline */
-		if (!srv->discarding) {
-			size_t len = srv->len;
-			if (len && srv->buf[len - 1] == '\r')
-				len--;
-			size_t k = 0;
-			while (k < len && (srv->buf[k] == ' ' || srv->buf[k] == '\t'))
-				k++;
-			if (k < len)
-				gw_session_handle(srv->session, srv->buf + k, len - k, NULL);
-		}
-		srv->discarding = false;
-		srv->len = 0;
+		if (!f->discarding)
+			frame_line(f, f->buf, f->len);
+		f->discarding = false;
+		f->len = 0;
 	}
+}
+
+void gw_stdio_frame_end(struct gw_stdio_framer *f)
+{
+	if (f->len && !f->discarding)
+		frame_line(f, f->buf, f->len);
+	f->discarding = false;
+	f->len = 0;
+}
+
+void gw_stdio_framer_free(struct gw_stdio_framer *f)
+{
+	free(f->buf);
+	f->buf = NULL;
+	f->len = f->cap = 0;
+	f->discarding = false;
+}
+
+static void on_message(void *ud, const char *msg, size_t len)
+{
+	struct stdio_srv *srv = ud;
+
+	gw_session_handle(srv->session, msg, len, NULL);
+}
+
+static void on_overlong(void *ud)
+{
+	send_out(ud, gw_rpc_error(NULL, GW_RPC_INVALID_REQUEST, "message longer than 16 MiB", NULL),
+		 NULL, true);
 }
 
 static void start_shutdown(struct stdio_srv *srv);
@@ -171,10 +204,7 @@ static void on_eof(struct stdio_srv *srv)
 		return;
 	srv->eof = true;
 	srv->eof_at = uv_now(srv->loop);
-	/* A final line without a newline is still a message. */
-	if (srv->len && !srv->discarding)
-		gw_session_handle(srv->session, srv->buf, srv->len, NULL);
-	srv->len = 0;
+	gw_stdio_frame_end(&srv->fr);
 	start_shutdown(srv);
 }
 
@@ -197,7 +227,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		on_eof(srv);
 		return;
 	}
-	feed(srv, buf->base, (size_t)n);
+	gw_stdio_frame(&srv->fr, buf->base, (size_t)n);
 }
 
 static void on_fs_read(uv_fs_t *req)
@@ -210,7 +240,7 @@ static void on_fs_read(uv_fs_t *req)
 		on_eof(srv);
 		return;
 	}
-	feed(srv, srv->fs_buf, (size_t)n);
+	gw_stdio_frame(&srv->fr, srv->fs_buf, (size_t)n);
 	if (srv->eof)
 		return;
 	uv_buf_t b = uv_buf_init(srv->fs_buf, sizeof(srv->fs_buf));
@@ -284,6 +314,10 @@ int gw_stdio_serve(uv_loop_t *loop, struct gw_mcp *m, int in_fd, int out_fd)
 	srv->loop = loop;
 	srv->in_fd = in_fd;
 	srv->out_fd = out_fd;
+	srv->fr = (struct gw_stdio_framer){.max = GW_STDIO_MAX_LINE,
+					   .on_message = on_message,
+					   .on_overlong = on_overlong,
+					   .ud = srv};
 	srv->session = gw_session_new(m, send_out, srv);
 	if (!srv->session) {
 		free(srv);
@@ -332,7 +366,7 @@ int gw_stdio_serve(uv_loop_t *loop, struct gw_mcp *m, int in_fd, int out_fd)
 	uv_run(loop, UV_RUN_DEFAULT);
 	status = srv->status;
 	gw_session_free(srv->session);
-	free(srv->buf);
+	gw_stdio_framer_free(&srv->fr);
 	free(srv);
 	return status;
 }
