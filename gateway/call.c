@@ -606,6 +606,13 @@ static void on_stdin_written(uv_write_t *w, int status)
 
 /* ---- start ---- */
 
+/* Errors that say the gateway is short of something, not that a call's
+ * arguments are wrong. */
+static bool resource_error(int r)
+{
+	return r == -EMFILE || r == -ENFILE || r == -ENOMEM;
+}
+
 /* Resolves a per-call grant path to an O_PATH fd: {tmp} paths beneath the
  * call's tmp, everything else beneath the workspace. */
 static int resolve_dyn(struct gw_call *c, const struct gw_dyn_grant *g, const struct gw_tpl_ctx *tc,
@@ -658,6 +665,10 @@ static int resolve_dyn(struct gw_call *c, const struct gw_dyn_grant *g, const st
 	r = fd < 0 ? -errno : 0;
 	if (g->in_tmp)
 		close(dirfd);
+	if (fd < 0 && resource_error(r)) {
+		free(path);
+		return r; /* the gateway's trouble, not the argument's: worded by the caller */
+	}
 	if (fd < 0) {
 		snprintf(msg, msglen, "argument '%s': %s %s", argname ? argname : "{tmp}", path,
 			 r == -EXDEV || r == -ELOOP ? "resolves outside the workspace"
@@ -789,8 +800,8 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		}
 		r = resolve_dyn(c, &tool->dyn[i], &tc, &extra[nextra], msg, msglen);
 		if (r < 0) {
-			if (r != -ENOMEM)
-				r = -EINVAL;
+			if (!resource_error(r))
+				r = -EINVAL; /* a bad argument: msg names it */
 			goto cleanup;
 		}
 		nextra += (size_t)r;
@@ -955,8 +966,13 @@ cleanup:
 		remove_tree(c->tmp);
 		free(c->tmp);
 	}
-	if (!msg[0])
-		snprintf(msg, msglen, "%s", strerror(-r));
+	if (!msg[0] && (r == -EMFILE || r == -ENFILE))
+		snprintf(msg, msglen,
+			 "cannot start the call: the gateway has no file descriptor left: %s (it "
+			 "recovers as other calls and connections end; raise its limit with ulimit -n)",
+			 strerror(-r));
+	else if (!msg[0])
+		snprintf(msg, msglen, "cannot start the call: %s", strerror(-r));
 	audit(env, tool->name, c->args_json, NULL, false, msg);
 	gw_tool_unref(c->tool);
 	free(c->args_json);

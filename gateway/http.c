@@ -1084,7 +1084,6 @@ static void on_sweep(uv_timer_t *t)
 {
 	struct http_srv *srv = t->data;
 	uint64_t now = uv_now(srv->loop);
-	bool any = false;
 
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		if (!c->suspended)
@@ -1110,13 +1109,11 @@ static void on_sweep(uv_timer_t *t)
 	for (struct tcp *k = srv->tcps; k; k = k->next) {
 		if (!k->busy && now - k->since > limit) {
 			cut(k->mc);
-			any = true;
 		}
 	}
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		if (!c->read && !c->queued && now - c->started > limit) {
 			cut(c->mc);
-			any = true;
 		}
 	}
 	/* After a burst, give the allocator's free memory back once the
@@ -1133,8 +1130,11 @@ static void on_sweep(uv_timer_t *t)
 			session_end(hs);
 		}
 	}
-	if (any)
-		run_mhd(srv);
+	/* Every second, whatever happened: MHD that stopped accepting at
+	 * EMFILE starts again only inside a run, and once the descriptors
+	 * are free there may be no socket event or MHD timeout left to cause
+	 * one. */
+	run_mhd(srv);
 }
 
 static void close_one(uv_handle_t *h, void *arg)
