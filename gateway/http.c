@@ -195,6 +195,18 @@ static void stream_add(struct stream *st, char *line)
 		st->off = 0;
 	}
 	while (st->bytes > GW_HTTP_STREAM_KEEP && st->head != st->tail) {
+		/* An event half handed to the socket stays whole (dropping it
+		 * would splice two events into one broken line): the one after
+		 * it goes instead, unless that is the newest. */
+		if (st->cursor == st->head && st->off > 0) {
+			struct event *victim = st->head->next;
+			if (victim == st->tail)
+				break;
+			st->head->next = victim->next;
+			st->bytes -= victim->len;
+			free(victim);
+			continue;
+		}
 		if (st->cursor == st->head) {
 			st->cursor = st->head->next;
 			st->off = 0;

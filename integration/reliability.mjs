@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -365,6 +366,63 @@ export class HttpSession {
 		}
 		if (this.agent) this.agent.destroy();
 	}
+}
+
+// ---------------------------------------------------------------- raw sockets
+
+/** A raw TCP connection to an HTTP gateway that records what it gets:
+ *  `connected` and `closed` (Date.now() at each, or null), `data` (every byte
+ *  received) and `error` (the code, if one came). `head` (a string or a
+ *  Buffer) is written once connected. A peer's FIN is answered with ours. */
+export function rawSocket(gw, head) {
+	const so = net.connect(gw.port, '127.0.0.1');
+	const r = { so, connected: null, closed: null, error: null, chunks: [] };
+	r.done = new Promise((resolve) => so.on('close', () => {
+		r.closed = Date.now();
+		resolve(r);
+	}));
+	so.on('connect', () => {
+		r.connected = Date.now();
+		if (head !== undefined) so.write(head);
+	});
+	so.on('data', (d) => r.chunks.push(d));
+	so.on('end', () => so.end());
+	so.on('error', (e) => (r.error = e.code));
+	Object.defineProperty(r, 'data', { get: () => Buffer.concat(r.chunks) });
+	return r;
+}
+
+/** Request headers for a raw POST of `length` body bytes in a session (or
+ *  none: sid null). */
+export function rawPostHead(gw, sid, length, extra = '') {
+	return `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer ${gw.token}\r\n` +
+		'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+		`MCP-Protocol-Version: ${VERSION}\r\n${sid ? `Mcp-Session-Id: ${sid}\r\n` : ''}` +
+		`${length === null ? '' : `Content-Length: ${length}\r\n`}${extra}\r\n`;
+}
+
+/** The body of a raw HTTP/1.1 response with chunked transfer coding:
+ *  { head (the status line and headers), body (a Buffer), complete (the
+ *  last chunk arrived) }. */
+export function dechunk(buf) {
+	const end = buf.indexOf('\r\n\r\n');
+	const head = buf.subarray(0, end < 0 ? 0 : end).toString();
+	const parts = [];
+	let pos = end + 4;
+	let complete = false;
+	while (end >= 0 && pos < buf.length) {
+		const eol = buf.indexOf('\r\n', pos);
+		if (eol < 0) break;
+		const n = parseInt(buf.subarray(pos, eol).toString(), 16);
+		if (!(n >= 0)) throw new Error(`not a chunk size at byte ${pos}: ${JSON.stringify(buf.subarray(pos, pos + 40).toString())}`);
+		if (n === 0) {
+			complete = true;
+			break;
+		}
+		parts.push(buf.subarray(eol + 2, Math.min(buf.length, eol + 2 + n)));
+		pos = eol + 2 + n + 2;
+	}
+	return { head, body: Buffer.concat(parts), complete };
 }
 
 export { children, comm, processGone, waitFor };
