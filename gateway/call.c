@@ -312,8 +312,19 @@ static void audit(const struct gw_call_env *env, const char *tool, const char *a
 	}
 	size_t n = strlen(line);
 	line[n] = '\n'; /* cJSON's buffer has room: its NUL */
-	if (write(env->audit_fd, line, n + 1) != (ssize_t)(n + 1))
-		gw_log(GW_LOG_ERROR, "audit: cannot write the log: %s", strerror(errno));
+	struct stat st;
+	bool sized = fstat(env->audit_fd, &st) == 0;
+	ssize_t w = write(env->audit_fd, line, n + 1);
+	if (w != (ssize_t)(n + 1)) {
+		/* A short write (a full disk) leaves half a line: cut it off, so
+		 * the log stays one JSON object per line. */
+		int e = w < 0 ? errno : ENOSPC;
+		if (w > 0 && sized && ftruncate(env->audit_fd, st.st_size) < 0)
+			gw_log(GW_LOG_ERROR, "audit: cannot remove a partial line: %s",
+			       strerror(errno));
+		gw_log(GW_LOG_ERROR, "audit: cannot write the log: %s (a call of %s is not logged)",
+		       strerror(e), tool);
+	}
 	free(line);
 }
 

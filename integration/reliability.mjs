@@ -213,6 +213,8 @@ export class Gateway {
 export class StdioClient {
 	constructor(proc) {
 		this.proc = proc;
+		/** Sees every line as received (the raw JSON text), when set. */
+		this.onLine = null;
 		this.answers = new Map();
 		this.waiters = new Map();
 		this.notifications = [];
@@ -231,6 +233,7 @@ export class StdioClient {
 		proc.stdin.on('error', () => {});
 	}
 	receive(line) {
+		this.onLine?.(line);
 		let msg;
 		try {
 			msg = JSON.parse(line);
@@ -371,7 +374,7 @@ export class HttpSession {
 // ---------------------------------------------------------------- raw sockets
 
 /** A raw TCP connection to an HTTP gateway that records what it gets:
- *  `connected` and `closed` (Date.now() at each, or null), `data` (every byte
+ *  `connected`, `firstData` and `closed` (Date.now() at each, or null), `data` (every byte
  *  received) and `error` (the code, if one came). `head` (a string or a
  *  Buffer) is written once connected. A peer's FIN is answered with ours. */
 export function rawSocket(gw, head) {
@@ -385,7 +388,10 @@ export function rawSocket(gw, head) {
 		r.connected = Date.now();
 		if (head !== undefined) so.write(head);
 	});
-	so.on('data', (d) => r.chunks.push(d));
+	so.on('data', (d) => {
+		r.firstData ??= Date.now();
+		r.chunks.push(d);
+	});
 	so.on('end', () => so.end());
 	so.on('error', (e) => (r.error = e.code));
 	Object.defineProperty(r, 'data', { get: () => Buffer.concat(r.chunks) });
