@@ -429,7 +429,10 @@ struct watch {
 	struct gw_mcp *m;
 	uv_fs_event_t ev;
 	uv_timer_t debounce;
+	bool gone; /* the directory was removed: polled until it is back */
 };
+
+static void on_manifest_change(uv_fs_event_t *ev, const char *file, int events, int status);
 
 static void reload(uv_timer_t *t)
 {
@@ -444,7 +447,30 @@ static void reload(uv_timer_t *t)
 				  .processes_unenforceable =
 				      w->a->processes_why[0] ? w->a->processes_why : NULL,
 				  .compile = true};
+	struct stat st;
 
+	/* A directory that is removed takes the kernel's watch with it: say
+	 * so once, keep the tools, and look for it every second until it is
+	 * back (rm -rf and a fresh checkout, a deploy), then watch it again. */
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if (!w->gone) {
+			gw_log(GW_LOG_ERROR,
+			       "manifest directory %s is gone (%s); keeping the %zu tools loaded, "
+			       "and reading it again when it is back",
+			       dir, strerror(errno ? errno : ENOTDIR), gw_mcp_tool_count(w->m));
+			w->gone = true;
+			uv_fs_event_stop(&w->ev);
+			uv_timer_start(&w->debounce, reload, 1000, 1000);
+		}
+		return;
+	}
+	if (w->gone) {
+		w->gone = false;
+		uv_timer_stop(&w->debounce);
+		int r = uv_fs_event_start(&w->ev, on_manifest_change, dir, 0);
+		gw_log(r < 0 ? GW_LOG_WARN : GW_LOG_INFO, "manifest directory %s is back%s%s", dir,
+		       r < 0 ? "; not watching it: " : "", r < 0 ? uv_strerror(r) : "");
+	}
 	if (gw_toolset_load(&dir, 1, &lo, &ts, &diag) < 0) {
 		gw_log(GW_LOG_ERROR,
 		       "manifests changed but do not load; keeping the previous tools:");

@@ -68,6 +68,11 @@ struct gw_mcp *gw_mcp_new(struct gw_toolset *tools, const struct gw_call_env *en
 	return m;
 }
 
+size_t gw_mcp_tool_count(const struct gw_mcp *m)
+{
+	return m->tools ? m->tools->n : 0;
+}
+
 void gw_mcp_free(struct gw_mcp *m)
 {
 	if (!m)

@@ -23,6 +23,9 @@ void gw_mcp_free(struct gw_mcp *m);
  * keep their tool) and tells every initialized session the list changed. */
 void gw_mcp_set_tools(struct gw_mcp *m, struct gw_toolset *tools);
 
+/* How many tools are served now. */
+size_t gw_mcp_tool_count(const struct gw_mcp *m);
+
 /* send(ud, line, stream, final) takes ownership of a malloc'd line (no
  * trailing newline). `stream` is what gw_session_handle was given with the
  * request this line belongs to (its response, its progress and log
