@@ -140,7 +140,6 @@ static void oom_at(struct gw_jctx *c, const cJSON *node)
 	gw_err_at(c, node, false, "out of memory");
 }
 
-
 static int push_path(struct gw_ceiling *ce, const char *path, unsigned access)
 {
 	struct ceiling_path *v = realloc(ce->paths, (ce->npaths + 1) * sizeof(*v));
@@ -189,9 +188,9 @@ static void load_path(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *e, 
 	if (strcmp(s, "@system") == 0) {
 		if (bit == SBX_WRITE)
 			gw_err_at(c, e, false,
-			       "%s: @system is read-only; it can be listed in \"read\" and "
-			       "\"exec\" only",
-			       what);
+				  "%s: @system is read-only; it can be listed in \"read\" and "
+				  "\"exec\" only",
+				  what);
 		else if (push_system(ce, bit) < 0)
 			oom_at(c, e);
 		return;
@@ -204,22 +203,22 @@ static void load_path(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *e, 
 		const struct gw_tpl_part *p = &tpl.parts[i];
 		if (p->kind == GW_TPL_ARG) {
 			gw_err_at(c, e, false,
-			       "%s: \"%s\" names an argument ({%s}); a ceiling knows no "
-			       "arguments: an argument's path lies beneath the workspace, so "
-			       "list \"{workspace}\" to allow it",
-			       what, s, p->text);
+				  "%s: \"%s\" names an argument ({%s}); a ceiling knows no "
+				  "arguments: an argument's path lies beneath the workspace, so "
+				  "list \"{workspace}\" to allow it",
+				  what, s, p->text);
 			goto out;
 		}
 		if (p->kind == GW_TPL_TMP && tpl.n != 1) {
 			gw_err_at(c, e, false,
-			       "%s: \"%s\": {tmp} can only be listed alone, as \"{tmp}\" (each "
-			       "call gets a new one)",
-			       what, s);
+				  "%s: \"%s\": {tmp} can only be listed alone, as \"{tmp}\" (each "
+				  "call gets a new one)",
+				  what, s);
 			goto out;
 		}
 		if (p->kind == GW_TPL_WORKSPACE && i != 0) {
-			gw_err_at(c, e, false, "%s: \"%s\": {workspace} may only start a path", what,
-			       s);
+			gw_err_at(c, e, false, "%s: \"%s\": {workspace} may only start a path",
+				  what, s);
 			goto out;
 		}
 	}
@@ -229,9 +228,9 @@ static void load_path(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *e, 
 	}
 	if (tpl.parts[0].kind == GW_TPL_LIT && tpl.parts[0].text[0] != '/') {
 		gw_err_at(c, e, false,
-		       "%s: \"%s\" must be an absolute path, @system, start with {workspace}, "
-		       "or be {tmp}",
-		       what, s);
+			  "%s: \"%s\" must be an absolute path, @system, start with {workspace}, "
+			  "or be {tmp}",
+			  what, s);
 		goto out;
 	}
 	f = open_memstream(&path, &len);
@@ -255,7 +254,8 @@ static void load_paths(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *ar
 	int i = -1;
 
 	if (!cJSON_IsArray(arr)) {
-		gw_err_at(c, arr, false, "%s must be an array of paths, not %s", kind, gw_json_type_name(arr));
+		gw_err_at(c, arr, false, "%s must be an array of paths, not %s", kind,
+			  gw_json_type_name(arr));
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
@@ -264,116 +264,11 @@ static void load_paths(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *ar
 
 		snprintf(what, sizeof(what), "%s[%d]", kind, ++i);
 		if (!cJSON_IsString(e))
-			gw_err_at(c, e, false, "%s must be a string, not %s", what, gw_json_type_name(e));
+			gw_err_at(c, e, false, "%s must be a string, not %s", what,
+				  gw_json_type_name(e));
 		else
 			load_path(c, ce, e, what, bit);
 	}
-}
-
-static void load_net(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *arr)
-{
-	const cJSON *e;
-	int i = -1;
-	int *index;
-	size_t n = (size_t)cJSON_GetArraySize(arr);
-
-	if (!cJSON_IsArray(arr)) {
-		gw_err_at(c, arr, false, "net must be an array of \"host:port\" strings, not %s",
-		       gw_json_type_name(arr));
-		return;
-	}
-	if (n == 0)
-		return;
-	ce->net = calloc(n, sizeof(*ce->net));
-	index = calloc(n, sizeof(*index));
-	if (!ce->net || !index) {
-		free(index);
-		oom_at(c, arr);
-		return;
-	}
-	cJSON_ArrayForEach(e, arr)
-	{
-		struct sbx_net_entry entry;
-		char err[512];
-		bool dup = false;
-
-		i++;
-		if (!cJSON_IsString(e)) {
-			gw_err_at(c, e, false, "net[%d] must be a string, not %s", i, gw_json_type_name(e));
-			continue;
-		}
-		if (sbx_net_parse(e->valuestring, &entry, err, sizeof(err)) < 0) {
-			gw_err_at(c, e, false, "net[%d]: %s", i, err);
-			continue;
-		}
-		/* As in manifests: a repeat is harmless but usually a typo for
-		 * another entry, and parsers here fail loudly. */
-		for (size_t k = 0; k < ce->nnet && !dup; k++) {
-			if (!sbx_net_entry_covers(&ce->net[k], &entry) ||
-			    !sbx_net_entry_covers(&entry, &ce->net[k]))
-				continue;
-			gw_err_at(c, e, false, "net[%d]: \"%s\" duplicates net[%d]", i, e->valuestring,
-			       index[k]);
-			dup = true;
-		}
-		if (dup)
-			continue;
-		index[ce->nnet] = i;
-		ce->net[ce->nnet++] = entry;
-	}
-	free(index);
-}
-
-static void load_listen(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *arr)
-{
-	const cJSON *e;
-	int i = -1;
-	int *index;
-	size_t n = (size_t)cJSON_GetArraySize(arr);
-
-	if (!cJSON_IsArray(arr)) {
-		gw_err_at(c, arr, false, "listen must be an array of TCP port numbers, not %s",
-		       gw_json_type_name(arr));
-		return;
-	}
-	if (n == 0)
-		return;
-	ce->listen = calloc(n, sizeof(*ce->listen));
-	index = calloc(n, sizeof(*index));
-	if (!ce->listen || !index) {
-		free(index);
-		oom_at(c, arr);
-		return;
-	}
-	cJSON_ArrayForEach(e, arr)
-	{
-		double d = cJSON_IsNumber(e) ? e->valuedouble : 0;
-		bool dup = false;
-
-		i++;
-		if (!cJSON_IsNumber(e)) {
-			gw_err_at(c, e, false, "listen[%d] must be an integer from 1 to 65535, not %s",
-			       i, gw_json_type_name(e));
-			continue;
-		}
-		if (d != floor(d) || d < 1 || d > 65535) {
-			gw_err_at(c, e, false,
-			       "listen[%d] must be an integer from 1 to 65535, not %.17g", i, d);
-			continue;
-		}
-		for (size_t k = 0; k < ce->nlisten && !dup; k++) {
-			if (ce->listen[k] != (uint16_t)d)
-				continue;
-			gw_err_at(c, e, false, "listen[%d]: port %u duplicates listen[%d]", i,
-			       (unsigned)d, index[k]);
-			dup = true;
-		}
-		if (dup)
-			continue;
-		index[ce->nlisten] = i;
-		ce->listen[ce->nlisten++] = (uint16_t)d;
-	}
-	free(index);
 }
 
 static void load_limits(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *obj)
@@ -384,7 +279,8 @@ static void load_limits(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *o
 	for (size_t i = 0; i <= SBX_NLIMITS; i++)
 		known[i] = sbx_limit_keys[i].key;
 	if (!cJSON_IsObject(obj)) {
-		gw_err_at(c, obj, false, "limits must be an object, not %s", gw_json_type_name(obj));
+		gw_err_at(c, obj, false, "limits must be an object, not %s",
+			  gw_json_type_name(obj));
 		return;
 	}
 	gw_check_keys(c, obj, "limits: ", known);
@@ -397,7 +293,7 @@ static void load_limits(struct gw_jctx *c, struct gw_ceiling *ce, const cJSON *o
 			double d = cJSON_IsNumber(m) ? m->valuedouble : -1;
 			if (!cJSON_IsNumber(m) || d != floor(d) || d < 1 || d > k->max) {
 				gw_err_at(c, m, false, "limits.%s must be an integer from 1 to %u",
-				       m->string, k->max);
+					  m->string, k->max);
 				continue;
 			}
 			*(unsigned *)((char *)&ce->limits + k->off) = (unsigned)d;
@@ -422,9 +318,9 @@ int gw_ceiling_parse(const char *file, const char *text, size_t len, const char 
 	}
 	if (!cJSON_IsObject(doc.root)) {
 		gw_err_at(&c, doc.root, false,
-		       "a ceiling must be a JSON object shaped like a manifest's \"grants\" "
-		       "(read, write, exec, net, listen, limits), not %s",
-		       gw_json_type_name(doc.root));
+			  "a ceiling must be a JSON object shaped like a manifest's \"grants\" "
+			  "(read, write, exec, net, listen, limits), not %s",
+			  gw_json_type_name(doc.root));
 		gw_json_doc_free(&doc);
 		return -EINVAL;
 	}
@@ -444,9 +340,9 @@ int gw_ceiling_parse(const char *file, const char *text, size_t len, const char 
 		else if (strcmp(m->string, "exec") == 0)
 			load_paths(&c, ce, m, "exec", SBX_EXEC);
 		else if (strcmp(m->string, "net") == 0)
-			load_net(&c, ce, m);
+			gw_parse_net(&c, m, "net", &ce->net, &ce->nnet);
 		else if (strcmp(m->string, "listen") == 0)
-			load_listen(&c, ce, m);
+			gw_parse_listen(&c, m, "listen", &ce->listen, &ce->nlisten);
 		else if (strcmp(m->string, "limits") == 0)
 			load_limits(&c, ce, m);
 	}

@@ -154,21 +154,22 @@ static bool check_tpl(struct ctx *c, const cJSON *node, const char *what, enum t
 		prop = c->props ? cJSON_GetObjectItemCaseSensitive(c->props, p->text) : NULL;
 		if (!prop) {
 			gw_err_at(&c->j, node, false,
-			       "%s: unknown placeholder {%s}: it is not {workspace}, {tmp} or a "
-			       "property of inputSchema",
-			       what, p->text);
+				  "%s: unknown placeholder {%s}: it is not {workspace}, {tmp} or a "
+				  "property of inputSchema",
+				  what, p->text);
 			ok = false;
 		} else if (use == USE_GRANT && !is_string_only(prop)) {
-			gw_err_at(&c->j, node, false,
-			       "%s: placeholder {%s} in a grant path needs \"type\": \"string\" in "
-			       "inputSchema",
-			       what, p->text);
+			gw_err_at(
+			    &c->j, node, false,
+			    "%s: placeholder {%s} in a grant path needs \"type\": \"string\" in "
+			    "inputSchema",
+			    what, p->text);
 			ok = false;
 		} else if ((use != USE_ARGV || !gw_tpl_is_whole(out)) && may_be_container(prop)) {
 			gw_err_at(&c->j, node, false,
-			       "%s: placeholder {%s} may be an array or object; only a whole "
-			       "command element can take an array (declare a scalar \"type\")",
-			       what, p->text);
+				  "%s: placeholder {%s} may be an array or object; only a whole "
+				  "command element can take an array (declare a scalar \"type\")",
+				  what, p->text);
 			ok = false;
 		}
 	}
@@ -197,7 +198,7 @@ void gw_check_keys(struct gw_jctx *c, const cJSON *obj, const char *where, const
 		}
 		if (!found)
 			gw_err_at(c, m, true, "%sunknown key \"%s\" (known keys: %s)", where,
-			       m->string, list);
+				  m->string, list);
 	}
 }
 
@@ -209,7 +210,8 @@ static void load_limits(struct ctx *c, const cJSON *obj, struct sbx_limits *lim)
 	for (size_t i = 0; i <= SBX_NLIMITS; i++)
 		known[i] = sbx_limit_keys[i].key;
 	if (!cJSON_IsObject(obj)) {
-		gw_err_at(&c->j, obj, false, "grants.limits must be an object, not %s", gw_json_type_name(obj));
+		gw_err_at(&c->j, obj, false, "grants.limits must be an object, not %s",
+			  gw_json_type_name(obj));
 		return;
 	}
 	gw_check_keys(&c->j, obj, "grants.limits: ", known);
@@ -222,8 +224,8 @@ static void load_limits(struct ctx *c, const cJSON *obj, struct sbx_limits *lim)
 			double d = cJSON_IsNumber(m) ? m->valuedouble : -1;
 			if (!cJSON_IsNumber(m) || d != floor(d) || d < 1 || d > k->max) {
 				gw_err_at(&c->j, m, false,
-				       "grants.limits.%s must be an integer from 1 to %u",
-				       m->string, k->max);
+					  "grants.limits.%s must be an integer from 1 to %u",
+					  m->string, k->max);
 				continue;
 			}
 			*(unsigned *)((char *)lim + k->off) = (unsigned)d;
@@ -255,7 +257,7 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 
 	if (!cJSON_IsArray(arr)) {
 		gw_err_at(&c->j, arr, false, "grants.%s must be an array of paths, not %s", kind,
-		       gw_json_type_name(arr));
+			  gw_json_type_name(arr));
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
@@ -293,16 +295,16 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 		const struct gw_tpl_part *first = &tpl.parts[0];
 		if (first->kind == GW_TPL_LIT && first->text[0] != '/') {
 			gw_err_at(&c->j, e, false,
-			       "%s: \"%s\" must be an absolute path, @system, or start with "
-			       "{workspace}, {tmp} or an argument placeholder",
-			       origin, e->valuestring);
+				  "%s: \"%s\" must be an absolute path, @system, or start with "
+				  "{workspace}, {tmp} or an argument placeholder",
+				  origin, e->valuestring);
 			gw_tpl_free(&tpl);
 			continue;
 		}
 		if (gw_tpl_uses(&tpl, GW_TPL_TMP) || gw_tpl_uses(&tpl, GW_TPL_ARG)) {
 			if (gw_tpl_uses(&tpl, GW_TPL_TMP) && first->kind != GW_TPL_TMP) {
 				gw_err_at(&c->j, e, false, "%s: {tmp} may only start a grant path",
-				       origin);
+					  origin);
 				gw_tpl_free(&tpl);
 				continue;
 			}
@@ -334,87 +336,91 @@ static void load_paths(struct ctx *c, const cJSON *arr, const char *kind, unsign
 	}
 }
 
-/* Parses grants.net. Names are only checked here, never resolved: loading a
- * manifest stays pure, and resolution happens once when the policy is
- * compiled. */
-static void load_net(struct ctx *c, const cJSON *arr, struct gw_tool *t)
+/* The same lists in a manifest's grants and in the ceiling (`name` is
+ * "grants.net" or "net"). Every entry is checked; a repeat is harmless to
+ * enforce but is almost always a mistake for another entry (a different
+ * port or host), and parsers here fail loudly rather than guess. Net entries
+ * are compared by what they grant, so "[fd00::]/8:1" repeats "[fd00::/8]:1"
+ * and "[::ffff:10.0.0.1]:1" repeats "10.0.0.1:1". Names are only checked
+ * here, never resolved: loading stays pure, and resolution happens once when
+ * the policy is compiled. */
+void gw_parse_net(struct gw_jctx *c, const cJSON *arr, const char *name, struct sbx_net_entry **out,
+		  size_t *nout)
 {
 	const cJSON *e;
-	int i = -1;
+	int i = -1, *index;
 	size_t n = (size_t)cJSON_GetArraySize(arr);
+	struct sbx_net_entry *v;
 
 	if (!cJSON_IsArray(arr)) {
-		gw_err_at(&c->j, arr, false,
-		       "grants.net must be an array of \"host:port\" strings, not %s",
-		       gw_json_type_name(arr));
+		gw_err_at(c, arr, false, "%s must be an array of \"host:port\" strings, not %s",
+			  name, gw_json_type_name(arr));
 		return;
 	}
 	if (n == 0)
 		return;
-	t->net = calloc(n, sizeof(*t->net));
-	if (!t->net) {
-		gw_err_at(&c->j, arr, false, "out of memory");
-		return;
-	}
+	v = *out = calloc(n, sizeof(*v));
 	/* Where each parsed entry came from, to name the first of a pair. */
-	int *index = calloc(n, sizeof(*index));
-	if (!index) {
-		gw_err_at(&c->j, arr, false, "out of memory");
+	index = calloc(n, sizeof(*index));
+	if (!v || !index) {
+		free(index);
+		c->oom = true;
+		gw_err_at(c, arr, false, "out of memory");
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
 	{
 		struct sbx_net_entry entry;
-		char what[32], err[512];
+		char err[512];
 		bool dup = false;
 
-		snprintf(what, sizeof(what), "grants.net[%d]", ++i);
-		if (!want_string(c, e, what))
-			continue;
-		if (sbx_net_parse(e->valuestring, &entry, err, sizeof(err)) < 0) {
-			gw_err_at(&c->j, e, false, "%s: %s", what, err);
+		i++;
+		if (!cJSON_IsString(e)) {
+			gw_err_at(c, e, false, "%s[%d] must be a string, not %s", name, i,
+				  gw_json_type_name(e));
 			continue;
 		}
-		/* A repeated entry is harmless to enforce but is almost always a
-		 * mistake for another entry (a different port or host), and
-		 * parsers here fail loudly rather than guess. Entries are
-		 * compared by what they grant, so "[fd00::]/8:1" repeats
-		 * "[fd00::/8]:1" and "[::ffff:10.0.0.1]:1" repeats "10.0.0.1:1". */
-		for (size_t k = 0; k < t->nnet && !dup; k++) {
-			if (!sbx_net_entry_covers(&t->net[k], &entry) ||
-			    !sbx_net_entry_covers(&entry, &t->net[k]))
+		if (sbx_net_parse(e->valuestring, &entry, err, sizeof(err)) < 0) {
+			gw_err_at(c, e, false, "%s[%d]: %s", name, i, err);
+			continue;
+		}
+		for (size_t k = 0; k < *nout && !dup; k++) {
+			if (!sbx_net_entry_covers(&v[k], &entry) ||
+			    !sbx_net_entry_covers(&entry, &v[k]))
 				continue;
-			gw_err_at(&c->j, e, false, "%s: \"%s\" duplicates grants.net[%d]", what,
-			       e->valuestring, index[k]);
+			gw_err_at(c, e, false, "%s[%d]: \"%s\" duplicates %s[%d]", name, i,
+				  e->valuestring, name, index[k]);
 			dup = true;
 		}
 		if (dup)
 			continue;
-		index[t->nnet] = i;
-		t->net[t->nnet++] = entry;
+		index[*nout] = i;
+		v[(*nout)++] = entry;
 	}
 	free(index);
 }
 
-/* Parses grants.listen: TCP ports, each an integer from 1 to 65535, once. */
-static void load_listen(struct ctx *c, const cJSON *arr, struct gw_tool *t)
+void gw_parse_listen(struct gw_jctx *c, const cJSON *arr, const char *name, uint16_t **out,
+		     size_t *nout)
 {
 	const cJSON *e;
-	int i = -1;
+	int i = -1, *index;
 	size_t n = (size_t)cJSON_GetArraySize(arr);
+	uint16_t *v;
 
 	if (!cJSON_IsArray(arr)) {
-		gw_err_at(&c->j, arr, false, "grants.listen must be an array of TCP port numbers, not %s",
-		       gw_json_type_name(arr));
+		gw_err_at(c, arr, false, "%s must be an array of TCP port numbers, not %s", name,
+			  gw_json_type_name(arr));
 		return;
 	}
 	if (n == 0)
 		return;
-	t->listen = calloc(n, sizeof(*t->listen));
-	int *index = calloc(n, sizeof(*index));
-	if (!t->listen || !index) {
+	v = *out = calloc(n, sizeof(*v));
+	index = calloc(n, sizeof(*index));
+	if (!v || !index) {
 		free(index);
-		gw_err_at(&c->j, arr, false, "out of memory");
+		c->oom = true;
+		gw_err_at(c, arr, false, "out of memory");
 		return;
 	}
 	cJSON_ArrayForEach(e, arr)
@@ -424,29 +430,27 @@ static void load_listen(struct ctx *c, const cJSON *arr, struct gw_tool *t)
 
 		i++;
 		if (!cJSON_IsNumber(e)) {
-			gw_err_at(&c->j, e, false,
-			       "grants.listen[%d] must be an integer from 1 to 65535, not %s", i,
-			       gw_json_type_name(e));
+			gw_err_at(c, e, false, "%s[%d] must be an integer from 1 to 65535, not %s",
+				  name, i, gw_json_type_name(e));
 			continue;
 		}
 		if (d != floor(d) || d < 1 || d > 65535) {
-			gw_err_at(&c->j, e, false,
-			       "grants.listen[%d] must be an integer from 1 to 65535, not %.17g", i,
-			       d);
+			gw_err_at(c, e, false,
+				  "%s[%d] must be an integer from 1 to 65535, not %.17g", name, i,
+				  d);
 			continue;
 		}
-		for (size_t k = 0; k < t->nlisten && !dup; k++) {
-			if (t->listen[k] != (uint16_t)d)
+		for (size_t k = 0; k < *nout && !dup; k++) {
+			if (v[k] != (uint16_t)d)
 				continue;
-			gw_err_at(&c->j, e, false,
-			       "grants.listen[%d]: port %u duplicates grants.listen[%d]", i,
-			       (unsigned)d, index[k]);
+			gw_err_at(c, e, false, "%s[%d]: port %u duplicates %s[%d]", name, i,
+				  (unsigned)d, name, index[k]);
 			dup = true;
 		}
 		if (dup)
 			continue;
-		index[t->nlisten] = i;
-		t->listen[t->nlisten++] = (uint16_t)d;
+		index[*nout] = i;
+		v[(*nout)++] = (uint16_t)d;
 	}
 	free(index);
 }
@@ -458,7 +462,8 @@ static void load_grants(struct ctx *c, const cJSON *g, const char *workspace, st
 	const cJSON *m;
 
 	if (!cJSON_IsObject(g)) {
-		gw_err_at(&c->j, g, false, "grants must be an object, not %s", gw_json_type_name(g));
+		gw_err_at(&c->j, g, false, "grants must be an object, not %s",
+			  gw_json_type_name(g));
 		return;
 	}
 	gw_check_keys(&c->j, g, "grants: ", known);
@@ -473,9 +478,9 @@ static void load_grants(struct ctx *c, const cJSON *g, const char *workspace, st
 		else if (strcmp(m->string, "limits") == 0)
 			load_limits(c, m, &t->limits);
 		else if (strcmp(m->string, "net") == 0)
-			load_net(c, m, t);
+			gw_parse_net(&c->j, m, "grants.net", &t->net, &t->nnet);
 		else if (strcmp(m->string, "listen") == 0)
-			load_listen(c, m, t);
+			gw_parse_listen(&c->j, m, "grants.listen", &t->listen, &t->nlisten);
 	}
 }
 
@@ -486,7 +491,7 @@ static void load_env(struct ctx *c, const cJSON *env, struct gw_tool *t)
 
 	if (!cJSON_IsObject(env)) {
 		gw_err_at(&c->j, env, false, "env must be an object of NAME: value strings, not %s",
-		       gw_json_type_name(env));
+			  gw_json_type_name(env));
 		return;
 	}
 	t->env_names = calloc(n + 1, sizeof(*t->env_names));
@@ -501,7 +506,8 @@ static void load_env(struct ctx *c, const cJSON *env, struct gw_tool *t)
 
 		snprintf(what, sizeof(what), "env.%s", m->string);
 		if (!valid_env_name(m->string)) {
-			gw_err_at(&c->j, m, true, "env: \"%s\" is not a valid variable name", m->string);
+			gw_err_at(&c->j, m, true, "env: \"%s\" is not a valid variable name",
+				  m->string);
 			continue;
 		}
 		if (!want_string(c, m, what))
@@ -521,8 +527,8 @@ static void load_command(struct ctx *c, const cJSON *cmd, struct gw_tool *t, boo
 
 	if (!cJSON_IsArray(cmd) || n == 0) {
 		gw_err_at(&c->j, cmd, false,
-		       "command must be a non-empty array of strings (an argv, run without a "
-		       "shell)");
+			  "command must be a non-empty array of strings (an argv, run without a "
+			  "shell)");
 		return;
 	}
 	t->argv = calloc(n, sizeof(*t->argv));
@@ -548,7 +554,7 @@ static void load_command(struct ctx *c, const cJSON *cmd, struct gw_tool *t, boo
 			}
 			if (compile && access(e->valuestring, X_OK) < 0)
 				gw_err_at(&c->j, e, false, "command[0]: %s: %s", e->valuestring,
-				       strerror(errno));
+					  strerror(errno));
 		}
 		if (check_tpl(c, e, what, USE_ARGV, &t->argv[t->argc]))
 			t->argc++;
@@ -563,7 +569,8 @@ static void load_annotations(struct ctx *c, const cJSON *a)
 	const cJSON *m;
 
 	if (!cJSON_IsObject(a)) {
-		gw_err_at(&c->j, a, false, "annotations must be an object, not %s", gw_json_type_name(a));
+		gw_err_at(&c->j, a, false, "annotations must be an object, not %s",
+			  gw_json_type_name(a));
 		return;
 	}
 	gw_check_keys(&c->j, a, "annotations: ", known);
@@ -572,7 +579,8 @@ static void load_annotations(struct ctx *c, const cJSON *a)
 		if (strcmp(m->string, "title") == 0)
 			want_string(c, m, "annotations.title");
 		else if (!cJSON_IsBool(m) && strcmp(m->string, "title") != 0)
-			gw_err_at(&c->j, m, false, "annotations.%s must be true or false", m->string);
+			gw_err_at(&c->j, m, false, "annotations.%s must be true or false",
+				  m->string);
 	}
 }
 
@@ -582,13 +590,14 @@ static void check_schema(struct ctx *c, const cJSON *s, const char *key)
 	char msg[512];
 
 	if (!cJSON_IsObject(s)) {
-		gw_err_at(&c->j, s, false, "%s must be a JSON Schema object, not %s", key, gw_json_type_name(s));
+		gw_err_at(&c->j, s, false, "%s must be a JSON Schema object, not %s", key,
+			  gw_json_type_name(s));
 		return;
 	}
 	type = cJSON_GetObjectItemCaseSensitive(s, "type");
 	if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
 		gw_err_at(&c->j, type ? type : s, false,
-		       "%s must have \"type\": \"object\" (MCP requires it)", key);
+			  "%s must have \"type\": \"object\" (MCP requires it)", key);
 	if (gw_schema_check(s, &bad, msg, sizeof(msg)) < 0)
 		gw_err_at(&c->j, bad ? bad : s, false, "%s: %s", key, msg);
 }
@@ -671,7 +680,7 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	root = doc.root;
 	if (!cJSON_IsObject(root)) {
 		gw_err_at(&c.j, root, false, "a manifest must be a JSON object, not %s",
-		       gw_json_type_name(root));
+			  gw_json_type_name(root));
 		gw_json_doc_free(&doc);
 		return -EINVAL;
 	}
@@ -702,15 +711,15 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	v = cJSON_GetObjectItemCaseSensitive(root, "description");
 	if (!v)
 		gw_err_at(&c.j, root, false,
-		       "missing \"description\": the model chooses tools by their description");
+			  "missing \"description\": the model chooses tools by their description");
 	else if (want_string(&c, v, "description") && !v->valuestring[0])
 		gw_err_at(&c.j, v, false, "description must not be empty");
 
 	v = cJSON_GetObjectItemCaseSensitive(root, "inputSchema");
 	if (!v)
 		gw_err_at(&c.j, root, false,
-		       "missing \"inputSchema\" (for a tool without arguments: {\"type\": "
-		       "\"object\", \"additionalProperties\": false})");
+			  "missing \"inputSchema\" (for a tool without arguments: {\"type\": "
+			  "\"object\", \"additionalProperties\": false})");
 	else {
 		check_schema(&c, v, "inputSchema");
 		c.props = cJSON_GetObjectItemCaseSensitive(v, "properties");
@@ -723,8 +732,8 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 			t->output = GW_OUTPUT_CONTENT;
 		else if (strcmp(v->valuestring, "text") != 0)
 			gw_err_at(&c.j, v, false,
-			       "output must be \"text\", \"json\" or \"content\", not \"%s\"",
-			       v->valuestring);
+				  "output must be \"text\", \"json\" or \"content\", not \"%s\"",
+				  v->valuestring);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "outputSchema");
 	if (v) {
@@ -732,9 +741,10 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		/* A content tool's blocks are not structuredContent: a schema
 		 * there would promise a check that never runs. */
 		if (t->output == GW_OUTPUT_CONTENT)
-			gw_err_at(&c.j, v, true,
-			       "outputSchema needs \"output\": \"json\"; an \"output\": "
-			       "\"content\" tool returns content blocks, which no schema checks");
+			gw_err_at(
+			    &c.j, v, true,
+			    "outputSchema needs \"output\": \"json\"; an \"output\": "
+			    "\"content\" tool returns content blocks, which no schema checks");
 		else if (t->output != GW_OUTPUT_JSON)
 			gw_err_at(&c.j, v, true, "outputSchema needs \"output\": \"json\"");
 	}
@@ -760,7 +770,7 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 		if (check_tpl(&c, cwd_node, "cwd", USE_ONE, &t->cwd) &&
 		    t->cwd.parts[0].kind == GW_TPL_LIT && t->cwd.parts[0].text[0] != '/')
 			gw_err_at(&c.j, cwd_node, false,
-			       "cwd must be absolute or start with {workspace} or {tmp}");
+				  "cwd must be absolute or start with {workspace} or {tmp}");
 	}
 	if (!t->cwd.parts)
 		gw_tpl_parse("{workspace}", &t->cwd);
@@ -771,8 +781,8 @@ int gw_tool_load(const char *file, const char *text, size_t len, const struct gw
 	grants = cJSON_GetObjectItemCaseSensitive(root, "grants");
 	if (!grants)
 		gw_err_at(&c.j, root, false,
-		       "missing \"grants\": grants are deny-by-default and a tool with none "
-		       "cannot even start its program");
+			  "missing \"grants\": grants are deny-by-default and a tool with none "
+			  "cannot even start its program");
 	else
 		load_grants(&c, grants, opts->workspace, t);
 

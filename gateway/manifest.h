@@ -84,8 +84,17 @@ struct gw_jctx {
 /* Adds "FILE:LINE:COL: message" for node (at its key when at_key). */
 void gw_err_at(struct gw_jctx *c, const cJSON *node, bool at_key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Parses a net list ("host:port" strings) or a listen list (TCP ports) named
+ * `name` in messages ("grants.net", "net"): every entry checked, repeats
+ * refused. *out (owned; NULL when empty) and *n are only appended to. */
+void gw_parse_net(struct gw_jctx *c, const cJSON *arr, const char *name, struct sbx_net_entry **out,
+		  size_t *n);
+void gw_parse_listen(struct gw_jctx *c, const cJSON *arr, const char *name, uint16_t **out,
+		     size_t *n);
+
 /* Reports every key of obj that is not in the NULL-terminated `known`. */
-void gw_check_keys(struct gw_jctx *c, const cJSON *obj, const char *where, const char *const *known);
+void gw_check_keys(struct gw_jctx *c, const cJSON *obj, const char *where,
+		   const char *const *known);
 
 struct gw_load_opts {
 	const char *workspace;		     /* absolute, resolved */
