@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench/common.h"
+#include "gateway/call.h"
 
 extern char **environ;
 
@@ -299,21 +299,10 @@ char *bench_tmpdir(const char *what)
 	return path;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP || flag == FTW_D)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 void bench_rm_rf(const char *dir)
 {
 	if (dir)
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		gw_remove_tree(dir);
 }
 
 static int write_text(const char *dir, const char *name, const char *text)

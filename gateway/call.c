@@ -98,7 +98,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
-static void remove_tree(const char *dir)
+void gw_remove_tree(const char *dir)
 {
 	/* FTW_PHYS: a symlink a tool left in {tmp} is removed, never followed
 	 * (following it would let a tool make the gateway delete any file it
@@ -340,7 +340,7 @@ static void maybe_finish(struct gw_call *c)
 	 * leader was reaped), so {tmp} goes now: before the result, so a client
 	 * that has the result never sees the call's files linger. */
 	if (c->tmp)
-		remove_tree(c->tmp);
+		gw_remove_tree(c->tmp);
 	if (c->cg.procs_fd >= 0 && sbx_cgroup_call_free(c->env->cgroup, &c->cg) < 0)
 		gw_log(GW_LOG_WARN, "call %s: its pids cgroup could not be removed", c->tool->name);
 	if (c->line_len && c->ev->on_stderr_line && !c->cancelled)
@@ -974,7 +974,7 @@ cleanup:
 	if (c->cg.procs_fd >= 0)
 		sbx_cgroup_call_free(env->cgroup, &c->cg);
 	if (c->tmp) {
-		remove_tree(c->tmp);
+		gw_remove_tree(c->tmp);
 		free(c->tmp);
 	}
 	if (!msg[0] && (r == -EMFILE || r == -ENFILE))

@@ -77,4 +77,8 @@ void gw_call_cancel(struct gw_call *c);
 /* Number of calls still holding handles (for a clean shutdown). */
 unsigned gw_call_active(void);
 
+/* Removes a directory tree (a call's {tmp}) without following symlinks or
+ * crossing into another filesystem. Best effort: what cannot go stays. */
+void gw_remove_tree(const char *dir);
+
 #endif
