@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { children, comm, processGone, waitFor } from './procs.mjs';
+import { children, comm, processGone, toolProcesses, waitFor } from './procs.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.resolve(process.env.TOOLCELL_BIN || path.join(HERE, '..', 'build', 'toolcell'));
@@ -38,21 +38,6 @@ const FIXTURE_TOOLS = ['chunks', 'echo_text', 'pid_sleep', 'sleep_one'];
 const CHUNKS = ['one\n', 'two\n', 'three\n'];
 
 // ---------------------------------------------------------------- processes
-
-/** Live descendants of the gateway that belong to calls (the keeper, a helper
- *  the gateway forks at start-up, is not one). */
-function toolProcesses(gatewayPid) {
-	const out = [];
-	const walk = (pid) => {
-		for (const k of children(pid)) {
-			if (processGone(k, { allowZombie: true }) || comm(k) === 'toolcell-keeper') continue;
-			out.push(k);
-			walk(k);
-		}
-	};
-	walk(gatewayPid);
-	return out;
-}
 
 const pidsOf = (message) => message.trim().split(' ').map(Number);
 

@@ -58,3 +58,17 @@ export function comm(pid) {
 export function liveChildren(pid) {
 	return children(pid).filter((k) => !processGone(k) && comm(k) !== 'toolcell-keeper');
 }
+
+/** Live descendants of a gateway that belong to calls (not the keeper). */
+export function toolProcesses(gatewayPid) {
+	const out = [];
+	const walk = (pid) => {
+		for (const k of children(pid)) {
+			if (processGone(k, { allowZombie: true }) || comm(k) === 'toolcell-keeper') continue;
+			out.push(k);
+			walk(k);
+		}
+	};
+	walk(gatewayPid);
+	return out;
+}

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { children, comm, processGone, waitFor } from './procs.mjs';
+import { children, comm, processGone, toolProcesses, waitFor } from './procs.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const BIN = path.resolve(process.env.TOOLCELL_BIN || path.join(HERE, '..', 'build', 'toolcell'));
@@ -94,20 +94,6 @@ function state(pid) {
 /** The gateway's children that are zombies (exited, never reaped). */
 export function zombies(pid) {
 	return children(pid).filter((k) => state(k) === 'Z');
-}
-
-/** Live descendants of the gateway that belong to calls (not the keeper). */
-export function toolProcesses(gatewayPid) {
-	const out = [];
-	const walk = (pid) => {
-		for (const k of children(pid)) {
-			if (processGone(k, { allowZombie: true }) || comm(k) === 'toolcell-keeper') continue;
-			out.push(k);
-			walk(k);
-		}
-	};
-	walk(gatewayPid);
-	return out;
 }
 
 /** Live processes anywhere whose command line holds this run's sleep mark:
@@ -431,4 +417,4 @@ export function dechunk(buf) {
 	return { head, body: Buffer.concat(parts), complete };
 }
 
-export { children, comm, processGone, waitFor };
+export { children, comm, processGone, toolProcesses, waitFor };
