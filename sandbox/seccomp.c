@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -25,12 +26,27 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
+/* The filter is compiled as two programs that the kernel stacks (a syscall
+ * gets the most restrictive answer of the two, so together they are exactly
+ * the rules below):
+ *   base  loaded once by a spawner thread of the gateway (sandbox/spawn.c);
+ *         every call's child inherits it at clone, with no per-call JIT;
+ *   call  loaded by each call's child as its last step before execve: the
+ *         few rules the child's own set-up must get past (setsid, mount,
+ *         clone into new namespaces) and the supervised (notify) rules,
+ *         whose listener must be the call's own.
+ * A rule is in exactly one of them. */
+enum { STAGE_BASE = 1, STAGE_CALL = 2 };
+
+/* The call stage's plain denials: what the child's set-up does itself. */
+static const char *const denied_call[] = {"setsid", "setpgid", "mount"};
+
 /* Denied outright with EPERM. Grouped by the attack each group stops. */
 static const char *const denied[] = {
     /* Filesystem namespace changes: a tool could mount over a granted path or
      * pivot out of what Landlock confines (mount also needs caps; defence in
-     * depth for the root gateway and for user namespaces). */
-    "mount",
+     * depth for the root gateway and for user namespaces). mount(2) itself
+     * is in denied_call. */
     "umount2",
     "pivot_root",
     "chroot",
@@ -51,10 +67,8 @@ static const char *const denied[] = {
     "process_vm_writev",
     "kcmp",
     "pidfd_getfd",
-    /* Escaping the call's process group, so the kill at the end of the call
-     * reaches every descendant (double-forked daemons included). */
-    "setsid",
-    "setpgid",
+    /* Escaping the call's process group (setsid, setpgid: denied_call), so
+     * the kill at the end of the call reaches every descendant. */
     /* Kernel attack surface with a long CVE history. */
     "bpf",
     "perf_event_open",
@@ -177,9 +191,19 @@ static int rule_nr(scmp_filter_ctx ctx, uint32_t action, const char *name, int f
 	return seccomp_rule_add(ctx, action, nr, 0);
 }
 
-static int add_socket_rules(scmp_filter_ctx ctx, unsigned profile)
+static int add_socket_rules(scmp_filter_ctx ctx, unsigned profile, int stage)
 {
 	int r;
+
+	if (stage == STAGE_CALL) {
+		/* Landlock's TCP rules match ports only; the gateway checks the
+		 * address. It copies the address once and connects the tool's
+		 * socket itself, so a thread rewriting the sockaddr after the
+		 * check changes nothing (no time-of-check/time-of-use gap). */
+		if (profile & SBX_FILTER_NOTIFY_CONNECT)
+			return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), 0);
+		return 0;
+	}
 
 	/* TCP Fast Open sends a SYN with data from sendto/sendmsg, without
 	 * connect(2): it would walk around the connect supervisor and Landlock's
@@ -261,20 +285,8 @@ static int add_socket_rules(scmp_filter_ctx ctx, unsigned profile)
 		if (r < 0)
 			return r;
 	}
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPROTONOSUPPORT), SCMP_SYS(socket), 1,
-			     SCMP_A2(SCMP_CMP_GT, 6));
-	if (r < 0)
-		return r;
-	if (profile & SBX_FILTER_NOTIFY_CONNECT) {
-		/* Landlock's TCP rules match ports only; the gateway checks the
-		 * address. It copies the address once and connects the tool's
-		 * socket itself, so a thread rewriting the sockaddr after the
-		 * check changes nothing (no time-of-check/time-of-use gap). */
-		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), 0);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPROTONOSUPPORT), SCMP_SYS(socket), 1,
+				SCMP_A2(SCMP_CMP_GT, 6));
 }
 
 /* chmod, chown and timestamps. Landlock has no right for them, so a tool
@@ -282,7 +294,7 @@ static int add_socket_rules(scmp_filter_ctx ctx, unsigned profile)
  * a root gateway), or change the mode of the user's files in a read-only
  * workspace. Without write grants they are refused; with write grants the
  * gateway checks the target and makes the change itself. */
-static int add_metadata_rules(scmp_filter_ctx ctx, unsigned profile)
+static int add_metadata_rules(scmp_filter_ctx ctx, unsigned profile, int stage)
 {
 	static const char *const meta[] = {
 	    "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "utimensat",
@@ -301,14 +313,20 @@ static int add_metadata_rules(scmp_filter_ctx ctx, unsigned profile)
 	removexattrat = NR_REMOVEXATTRAT;
 	file_setattr = NR_FILE_SETATTR;
 #endif
-	for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
-		r = rule_nr(ctx, act, meta[i], -1);
+	/* Supervised, they belong to the call stage (its listener is the
+	 * call's); refused, to the base. */
+	if ((stage == STAGE_CALL) == !!(profile & SBX_FILTER_NOTIFY_META)) {
+		for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
+			r = rule_nr(ctx, act, meta[i], -1);
+			if (r < 0)
+				return r;
+		}
+		r = rule_nr(ctx, act, "fchmodat2", fchmodat2);
 		if (r < 0)
 			return r;
 	}
-	r = rule_nr(ctx, act, "fchmodat2", fchmodat2);
-	if (r < 0)
-		return r;
+	if (stage == STAGE_CALL)
+		return 0;
 	for (size_t i = 0; i < sizeof(legacy_times) / sizeof(legacy_times[0]); i++) {
 		r = rule_nr(ctx, SCMP_ACT_ERRNO(EPERM), legacy_times[i], -1);
 		if (r < 0)
@@ -339,11 +357,38 @@ static int add_metadata_rules(scmp_filter_ctx ctx, unsigned profile)
 	return 0;
 }
 
-static int add_rules(scmp_filter_ctx ctx, unsigned profile)
+/* The call stage: what the child's own set-up needs and the tool must not
+ * have (it comes after the set-up), and the supervised rules. */
+static int add_call_rules(scmp_filter_ctx ctx, unsigned profile)
+{
+	/* The spawner thread clones into the call's user and mount namespaces;
+	 * the tool may not make any. */
+	static const uint64_t clone_flags[] = {CLONE_NEWNS, CLONE_NEWUSER};
+	int r;
+
+	for (size_t i = 0; i < sizeof(denied_call) / sizeof(denied_call[0]); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+				     seccomp_syscall_resolve_name(denied_call[i]), 0);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < sizeof(clone_flags) / sizeof(clone_flags[0]); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, clone_flags[i], clone_flags[i]));
+		if (r < 0)
+			return r;
+	}
+	r = add_socket_rules(ctx, profile, STAGE_CALL);
+	if (r < 0)
+		return r;
+	return add_metadata_rules(ctx, profile, STAGE_CALL);
+}
+
+static int add_base_rules(scmp_filter_ctx ctx, unsigned profile)
 {
 	static const uint64_t clone_flags[] = {
-	    CLONE_NEWNS,  CLONE_NEWUTS,	   CLONE_NEWIPC,  CLONE_NEWUSER, CLONE_NEWPID,
-	    CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_PARENT,
+	    CLONE_NEWUTS, CLONE_NEWIPC,	   CLONE_NEWPID,  CLONE_NEWNET,
+	    CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_PARENT,
 	};
 	int r;
 
@@ -385,13 +430,13 @@ static int add_rules(scmp_filter_ctx ctx, unsigned profile)
 			     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, 0x541C /* TIOCLINUX */));
 	if (r < 0)
 		return r;
-	r = add_socket_rules(ctx, profile);
+	r = add_socket_rules(ctx, profile, STAGE_BASE);
 	if (r < 0)
 		return r;
-	return add_metadata_rules(ctx, profile);
+	return add_metadata_rules(ctx, profile, STAGE_BASE);
 }
 
-int sbx_filter_compile(struct sbx_filter *out, unsigned profile)
+static int compile_stage(struct sock_fprog *out, unsigned profile, int stage)
 {
 	scmp_filter_ctx ctx;
 	struct sock_filter *insns = NULL;
@@ -418,7 +463,7 @@ int sbx_filter_compile(struct sbx_filter *out, unsigned profile)
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (r < 0)
 		goto out;
-	r = add_rules(ctx, profile);
+	r = stage == STAGE_BASE ? add_base_rules(ctx, profile) : add_call_rules(ctx, profile);
 	if (r < 0)
 		goto out;
 
@@ -446,9 +491,8 @@ int sbx_filter_compile(struct sbx_filter *out, unsigned profile)
 		r = -EIO;
 		goto out;
 	}
-	out->profile = profile;
-	out->prog.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
-	out->prog.filter = insns;
+	out->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+	out->filter = insns;
 	insns = NULL;
 	r = 0;
 out:
@@ -459,13 +503,30 @@ out:
 	return r;
 }
 
+int sbx_filter_compile(struct sbx_filter *out, unsigned profile)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = compile_stage(&out->base, profile, STAGE_BASE);
+	if (r == 0)
+		r = compile_stage(&out->prog, profile, STAGE_CALL);
+	if (r < 0) {
+		sbx_filter_free(out);
+		return r;
+	}
+	out->profile = profile;
+	return 0;
+}
+
 void sbx_filter_free(struct sbx_filter *f)
 {
 	if (!f)
 		return;
 	free(f->prog.filter);
-	f->prog.filter = NULL;
-	f->prog.len = 0;
+	free(f->base.filter);
+	f->prog.filter = f->base.filter = NULL;
+	f->prog.len = f->base.len = 0;
 }
 
 int sbx_filter_load(const struct sbx_filter *f)

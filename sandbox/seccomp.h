@@ -1,5 +1,7 @@
 /* The seccomp-bpf filter every tool runs under, compiled once with libseccomp
- * and loaded in the child as a ready BPF program (one system call). */
+ * as two ready BPF programs that the kernel stacks: the base, loaded once by a
+ * spawner thread whose children inherit it (sandbox/spawn.c), and the call
+ * stage, loaded by each child with one system call. */
 #ifndef TOOLCELL_SANDBOX_SECCOMP_H
 #define TOOLCELL_SANDBOX_SECCOMP_H
 
@@ -16,12 +18,16 @@ enum {
 };
 
 struct sbx_filter {
-	struct sock_fprog prog; /* prog.filter is owned */
+	struct sock_fprog prog; /* the call stage, loaded by the child (owned) */
+	struct sock_fprog base; /* the base stage, loaded by the spawner thread
+				 * of this profile (owned); len 0: none, the
+				 * child loads prog alone (tests' allow-all) */
 	unsigned profile;
 };
 
-/* Compiles the filter for the native architecture and a profile (SBX_FILTER_*
- * bits). Returns 0 and fills *out, or -errno. */
+/* Compiles both stages for the native architecture and a profile
+ * (SBX_FILTER_* bits); the base stage is a function of the profile alone.
+ * Returns 0 and fills *out, or -errno. */
 int sbx_filter_compile(struct sbx_filter *out, unsigned profile);
 
 /* The program for a profile, compiled on first use and kept for the life of
@@ -31,7 +37,7 @@ int sbx_filter_get(unsigned profile, const struct sbx_filter **out);
 /* Frees the program; a zeroed filter is a no-op. */
 void sbx_filter_free(struct sbx_filter *f);
 
-/* Child side: installs the filter with one raw system call. Requires
+/* Child side: installs the call stage with one raw system call. Requires
  * no_new_privs. Async-signal-safe. Returns 0, or for a supervised profile the
  * seccomp notification listener fd (close-on-exec), or -errno. */
 int sbx_filter_load(const struct sbx_filter *f);

@@ -1,9 +1,18 @@
 /* The per-call child. Everything between clone and execve is one straight-line
  * function of raw system calls: it shares the gateway's memory (CLONE_VM), so
  * it must not allocate, lock, or touch anything but its own stack and the
- * request the suspended parent keeps alive for it. */
+ * request the suspended parent keeps alive for it.
+ *
+ * The clone itself is made by a spawner thread, one per filter profile, that
+ * loaded the base stage of the seccomp filter on itself once (a filter is a
+ * per-thread attribute; the gateway's other threads stay unfiltered, they
+ * need ptrace-class calls to supervise). The child inherits that filter
+ * instead of compiling it in the kernel per call, which is most of what a
+ * filter load costs (the JIT and the kernel's pass over every syscall number
+ * for its action cache), and loads only the small call stage last. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,6 +27,7 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 
 #include "sandbox/cgroup.h"
@@ -164,8 +174,10 @@ static int write_file(const char *path, const char *text)
 	return close(fd);
 }
 
-/* Set once the gateway's own bounding set is empty (children inherit it). */
-static bool bounding_empty;
+/* Set once the calling thread's bounding set is empty (its children inherit
+ * it). Per thread, as the set is: the spawner threads empty their own. A
+ * CLONE_VM child reads its creator's copy (it keeps the creator's TLS). */
+static _Thread_local bool bounding_empty;
 
 int sbx_caps_drop_bounding(void)
 {
@@ -327,8 +339,10 @@ static int child_main(void *arg)
 	if (setsid() < 0)
 		child_fail(a->errfd, SBX_STEP_SESSION, errno);
 
-	/* 3. If the gateway dies, so does the tool. Checked against a gateway
-	 * that died before the prctl took effect. */
+	/* 3. If the gateway dies, so does the tool. The signal follows the
+	 * thread that cloned us, a spawner thread, which lives as long as the
+	 * gateway. Checked against a gateway that died before the prctl took
+	 * effect. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(a->errfd, SBX_STEP_PDEATHSIG, errno);
 	if (getppid() != a->parent)
@@ -376,8 +390,10 @@ static int child_main(void *arg)
 	if (r < 0)
 		child_fail(a->errfd, SBX_STEP_LANDLOCK, -r);
 
-	/* 11. seccomp last: it denies setsid and other calls the steps above
-	 * make. The architecture is checked before any syscall number. */
+	/* 11. seccomp last: the call stage denies setsid, mount and clone into
+	 * new namespaces, which the steps above make (the base stage, inherited
+	 * from the spawner thread, allows them for that reason). The
+	 * architecture is checked before any syscall number. */
 	r = sbx_filter_load(req->filter);
 	if (r < 0)
 		child_fail(a->errfd, SBX_STEP_SECCOMP, -r);
@@ -437,17 +453,148 @@ static int recv_fd(int sock)
 	return fd;
 }
 
+/* A thread that holds the base stage of one profile's filter and makes the
+ * clones of that profile's calls. Callers hand it one job at a time. */
+struct spawner {
+	pthread_mutex_t lock; /* one caller at a time */
+	pthread_mutex_t mu;   /* job and state */
+	pthread_cond_t cv;
+	pid_t owner;	       /* the process that started the thread */
+	int state;	       /* 0 not started, 1 serving, -errno could not */
+	const struct sock_fprog *base;
+	struct clone_job *job; /* set by the caller, cleared when done */
+};
+
+struct clone_job {
+	unsigned long flags;
+	struct child_args *args;
+	int pidfd;
+	pid_t pid;
+	int err;
+};
+
+static struct spawner spawners[SBX_FILTER_PROFILES];
+static pthread_mutex_t spawners_start = PTHREAD_MUTEX_INITIALIZER; /* first use */
+
+static void *spawner_main(void *arg)
+{
+	struct spawner *s = arg;
+	void *stack = child_stack();
+	int r = 0;
+
+	/* Its children inherit this thread's bounding set, so empty it here
+	 * (a root gateway; anyone else cannot and has nothing in it to use). */
+	(void)sbx_caps_drop_bounding();
+	if (!stack)
+		r = -ENOMEM;
+	else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		 syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, s->base) < 0)
+		r = -errno;
+	pthread_mutex_lock(&s->mu);
+	s->state = r < 0 ? r : 1;
+	pthread_cond_broadcast(&s->cv);
+	if (r < 0) {
+		pthread_mutex_unlock(&s->mu);
+		return NULL;
+	}
+	for (;;) {
+		while (!s->job)
+			pthread_cond_wait(&s->cv, &s->mu);
+		struct clone_job *j = s->job;
+		pthread_mutex_unlock(&s->mu);
+		/* Signals stay blocked in this thread for good: no handler runs
+		 * on the child's stack in the gateway's memory. */
+		j->pid = clone(child_main, stack, j->flags, j->args, &j->pidfd);
+		j->err = errno;
+		pthread_mutex_lock(&s->mu);
+		s->job = NULL;
+		pthread_cond_broadcast(&s->cv);
+	}
+	return NULL;
+}
+
+/* The spawner of f's profile, started on first use. Returns it, or NULL with
+ * *r = -errno if it cannot run (the base stage does not load: fail closed,
+ * every call of the profile is refused with the reason). */
+static struct spawner *spawner_get(const struct sbx_filter *f, int *r)
+{
+	struct spawner *s = &spawners[f->profile % SBX_FILTER_PROFILES];
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+
+	pthread_mutex_lock(&spawners_start);
+	/* A forked copy of the process has the state but not the thread. */
+	if (s->owner != getpid()) {
+		memset(s, 0, sizeof(*s));
+		pthread_mutex_init(&s->lock, NULL);
+		pthread_mutex_init(&s->mu, NULL);
+		pthread_cond_init(&s->cv, NULL);
+		s->owner = getpid();
+	}
+	if (s->state == 0) {
+		s->base = &f->base;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+		/* The thread starts with every signal blocked. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		*r = -pthread_create(&th, &attr, spawner_main, s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+		if (*r < 0) {
+			pthread_mutex_unlock(&spawners_start);
+			return NULL;
+		}
+		pthread_mutex_lock(&s->mu);
+		while (s->state == 0)
+			pthread_cond_wait(&s->cv, &s->mu);
+		pthread_mutex_unlock(&s->mu);
+	}
+	*r = s->state < 0 ? s->state : 0;
+	pthread_mutex_unlock(&spawners_start);
+	return *r < 0 ? NULL : s;
+}
+
+/* clone() in the spawner thread. Returns the pid, or -1 with errno set. */
+static pid_t spawner_clone(struct spawner *s, unsigned long flags, struct child_args *a,
+			   int *pidfd)
+{
+	struct clone_job j = {.flags = flags, .args = a, .pidfd = -1};
+
+	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->mu);
+	s->job = &j;
+	pthread_cond_broadcast(&s->cv);
+	while (s->job)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->lock);
+	*pidfd = j.pidfd;
+	errno = j.err;
+	return j.pid;
+}
+
 int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct sbx_spawn_error *err)
 {
 	struct child_args a = {.req = req, .parent = getpid(), .notify_sock = -1};
+	struct spawner *sp = NULL;
 	sigset_t all, old;
 	int pipefd[2], pidfd = -1, saved, sv[2] = {-1, -1};
-	void *stack = child_stack();
+	unsigned long flags;
 	pid_t pid;
 	ssize_t n;
 
-	if (!stack)
-		return -ENOMEM;
+	if (req->filter->base.len) {
+		int r;
+		sp = spawner_get(req->filter, &r);
+		if (!sp) {
+			err->step = SBX_STEP_SECCOMP;
+			err->err = -r;
+			return -ECHILD;
+		}
+	}
 	if (req->supervised && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -465,15 +612,24 @@ int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct s
 	 * cost grows with the parent's memory), and the parent sleeps until the
 	 * child has exec'd or failed. Signals are blocked so no gateway handler
 	 * runs on the child's stack in the gateway's memory. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_main, stack,
-		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-			(req->userns ? CLONE_NEWUSER : 0) |
-			(req->hosts_file || req->tmp_dir ? CLONE_NEWNS : 0),
-		    &a, &pidfd);
-	saved = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD | (req->userns ? CLONE_NEWUSER : 0) |
+		(req->hosts_file || req->tmp_dir ? CLONE_NEWNS : 0);
+	if (sp) {
+		pid = spawner_clone(sp, flags, &a, &pidfd);
+		saved = errno;
+	} else {
+		void *stack = child_stack();
+		if (!stack) {
+			pid = -1;
+			saved = ENOMEM;
+		} else {
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			pid = clone(child_main, stack, flags, &a, &pidfd);
+			saved = errno;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+	}
 	close(pipefd[1]);
 	if (sv[1] >= 0)
 		close(sv[1]);

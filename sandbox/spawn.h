@@ -72,8 +72,9 @@ struct sbx_child {
 	int notify_fd; /* owned seccomp listener for supervised profiles, else -1 */
 };
 
-/* Empties the calling process's capability bounding set, once, so every
- * child inherits an empty one and need not drop it per call. For a root
+/* Empties the calling thread's capability bounding set, once, so every
+ * child it clones inherits an empty one and need not drop it per call (the
+ * spawner threads do this for themselves). For a root
  * gateway, which never execs anything itself. Returns 0 or -errno (then the
  * children still drop it themselves). */
 int sbx_caps_drop_bounding(void);
@@ -82,8 +83,10 @@ int sbx_caps_drop_bounding(void);
  * received into child->notify_fd. Returns 0 with *child filled (the caller reaps it with
  * sbx_child_reap), -errno if the gateway could not clone, or -ECHILD when the
  * child failed before exec: *err then says at which step and why (the child has
- * been reaped already). Not async-signal-safe; must not run concurrently in
- * two threads (the child stack is per thread). */
+ * been reaped already). A filter with a base stage is cloned by its profile's
+ * spawner thread, started on first use; a failure to load the base stage is
+ * -ECHILD with the seccomp step. Safe to call from several threads; not
+ * async-signal-safe. */
 int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child,
 	      struct sbx_spawn_error *err);
 
