@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	}
 	ws = bench_tmpdir("peer");
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (!ws || bsbx_policy(&b, ws, false, NULL, NULL, &p, err, sizeof(err)) < 0) {
+	if (!ws || bsbx_policy(&b, ws, false, NULL, NULL, NULL, 0, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "peer: policy: %s\n", err);
 		return 1;
 	}

@@ -71,7 +71,8 @@ const char *bsbx_isolation(const struct bsbx *b)
 }
 
 int bsbx_policy(struct bsbx *b, const char *workspace, bool ws_write, const char *extra_exec,
-		const char *net, struct sbx_policy **out, char *err, size_t errlen)
+		const char *net, const uint16_t *listen, size_t nlisten, struct sbx_policy **out,
+		char *err, size_t errlen)
 {
 	struct sbx_path_grant g[2 * 64 + 3];
 	const struct sbx_path_grant *sys;
@@ -104,6 +105,8 @@ int bsbx_policy(struct bsbx *b, const char *workspace, bool ws_write, const char
 		x.net = &entry;
 		x.nnet = 1;
 	}
+	x.listen = listen;
+	x.nlisten = nlisten;
 	return sbx_policy_new(&b->f, g, n, &x, &sbx_limits_default, &b->base, out, err, errlen);
 }
 

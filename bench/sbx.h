@@ -12,6 +12,7 @@
 #define TOOLCELL_BENCH_SBX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "sandbox/cgroup.h"
 #include "sandbox/features.h"
@@ -41,9 +42,11 @@ const char *bsbx_isolation(const struct bsbx *b);
 
 /* A policy like a manifest's: read ["@system", workspace], exec ["@system",
  * extra_exec...], write [workspace] when ws_write, net [net] when net is not
- * NULL. Returns 0 and *out (sbx_policy_free), or -errno with err set. */
+ * NULL, listen [the nlisten ports]. Returns 0 and *out (sbx_policy_free), or
+ * -errno with err set. */
 int bsbx_policy(struct bsbx *b, const char *workspace, bool ws_write, const char *extra_exec,
-		const char *net, struct sbx_policy **out, char *err, size_t errlen);
+		const char *net, const uint16_t *listen, size_t nlisten, struct sbx_policy **out,
+		char *err, size_t errlen);
 
 /* One call: spawn file under p with stdio on in/out/errfd (>= 3, borrowed),
  * wait for the leader to exit, kill the group, reap; with `iso` also the

@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "syscall: cannot copy %s: %s\n", svals[0], strerror(errno));
 		return 1;
 	}
-	if (bsbx_policy(&b, ws, false, bin, NULL, &p, err, sizeof(err)) < 0) {
+	if (bsbx_policy(&b, ws, false, bin, NULL, NULL, 0, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "syscall: policy: %s\n", err);
 		return 1;
 	}
