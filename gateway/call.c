@@ -401,13 +401,18 @@ static void on_exit_readable(uv_poll_t *p, int status, int events)
 	 * the signal reaches exactly this call's processes — including a
 	 * double-forked daemon the leader left behind. */
 	sbx_child_kill(&c->child, c->env->features->pidfd_group_signal);
+	/* The handle lets go of the pidfd before the reap closes it. libuv
+	 * forgets a descriptor by its number: a poll handle closed later, when
+	 * the output ends, would take that number out of the loop's epoll
+	 * again, and by then another call's pipe or pidfd may have it. That
+	 * call would never hear of its output or its exit: never answered. */
+	close_handle(c, (uv_handle_t *)p);
 	pid_t pid = c->child.pid;
 	if (sbx_child_reap(&c->child, &c->status) < 0)
 		c->status = W_EXITCODE(127, 0);
 	c->exited = true;
 	if (c->env->keeper_fd >= 0)
 		sbx_keeper_del(c->env->keeper_fd, pid);
-	uv_poll_stop(p);
 	maybe_finish(c);
 }
 
@@ -446,8 +451,9 @@ static void on_pending_writable(uv_poll_t *h, int status, int events)
 	(void)events;
 	if (uv_is_closing((uv_handle_t *)h))
 		return;
-	sbx_supervisor_finish(&pd->c->sup, &pd->p);
+	/* Closed before the socket (see on_exit_readable). */
 	uv_close((uv_handle_t *)h, on_pending_closed);
+	sbx_supervisor_finish(&pd->c->sup, &pd->p);
 }
 
 static void on_notification(uv_poll_t *h, int status, int events)

@@ -1186,7 +1186,10 @@ static void on_signal(uv_signal_t *s, int sig)
 			MHD_resume_connection(c->mc);
 		}
 	}
-	uv_poll_stop(&srv->poll);
+	/* Closed, not stopped: the handle must let go of the epoll
+	 * descriptor's number before MHD closes it (see on_exit_readable in
+	 * call.c). */
+	uv_close((uv_handle_t *)&srv->poll, NULL);
 	uv_timer_stop(&srv->timer);
 	uv_timer_stop(&srv->kick);
 	/* MHD closes every connection (completion callbacks run now). */

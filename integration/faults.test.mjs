@@ -2,7 +2,7 @@
 // survive it), it runs out of file descriptors (EMFILE) while serving over
 // Streamable HTTP, its disk fills up ({tmp}, the workspace, the audit log),
 // its manifest directory disappears, a tool's program goes missing or loses
-// its execute bit. Every call must still get one answer (a tool result with
+// its execute bit, a call's processes die slowly while others start. Every call must still get one answer (a tool result with
 // isError naming the cause), the gateway must never crash, and it must serve
 // normally again once the fault is gone.
 //
@@ -490,5 +490,48 @@ describe('a tool\'s program missing or not executable', { concurrency: false }, 
 		assert.equal(signal, null, gw.stderr.slice(-3000));
 		assert.doesNotMatch(gw.stderr, /AddressSanitizer|LeakSanitizer|runtime error:/, gw.stderr.slice(-5000));
 		assert.equal(code, 0, gw.stderr.slice(-3000));
+	});
+});
+
+// A call's leader exits while a member of its group is still dying (a dd
+// freeing a 400 MiB buffer, holding the call's stderr): its exit is noticed
+// well before its output ends. Calls started in that window get the
+// descriptor numbers the first call has closed (its pidfd). A handle that
+// still named such a number when it closed took the new call's pipe or pidfd
+// out of the event loop: that call was never answered (the soak's rare "no
+// answer in 30000 ms").
+describe('a call that dies slowly while others start', () => {
+	test('every call started beside it is answered', async (t) => {
+		const s = makeScratch('faults-slowexit', ['slow_exit', 'echo_tmp']);
+		const gw = await Gateway.start(s);
+		try {
+			const c = gw.client;
+			const lost = [];
+			let n = 0;
+			let stop = false;
+			const lane = async () => {
+				while (!stop) {
+					const id = `echo-${n++}`;
+					const r = await Promise.race([
+						c.request(id, 'tools/call', { name: 'echo_tmp', arguments: { text: id } }),
+						sleep(10000).then(() => null),
+					]);
+					if (r?.result?.content?.[0]?.text !== `${id}\n`) lost.push(`${id}: ${r ? JSON.stringify(r).slice(0, 200) : 'no answer in 10 s'}`);
+				}
+			};
+			const lanes = Array.from({ length: 6 }, lane);
+			for (let i = 0; i < 6; i++) {
+				const r = await c.request(`slow-${i}`, 'tools/call', { name: 'slow_exit', arguments: {} });
+				assert.equal(r.result?.isError, false, JSON.stringify(r));
+			}
+			stop = true;
+			await Promise.all(lanes);
+			t.diagnostic(`${n} calls beside 6 slow exits`);
+			assert.deepEqual(lost, []);
+			assert.ok(await waitFor(() => toolProcesses(gw.pid).length === 0, 5000), JSON.stringify(toolProcesses(gw.pid)));
+		} finally {
+			gw.kill();
+			s.remove();
+		}
 	});
 });
