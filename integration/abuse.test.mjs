@@ -224,7 +224,12 @@ function rssPeak(pid) {
  *  ASan, whose quarantine keeps freed memory resident). */
 const IDLE_CONN_RSS_KIB = 32 * 1024; // 2,000 connections (MHD's pools are 32 KiB, mostly untouched): measured +9 MiB
 const SSE_RSS_KIB = 64 * 1024; // 8 streams of at most 1 MiB each, their calls, the heap's fragments: measured +13 to +33 MiB (without the bound: ~270 MiB)
-const P99_MS = 500;
+/** The well-behaved client's p99 bound: the gateway keeps answering others
+ *  while hostile clients load it. Under ASan, with the suite's other test
+ *  running beside it on 2 cores, the chatter flood alone makes the gateway
+ *  about three times slower (measured p99 545 ms in one CI run): a starved
+ *  client would still take seconds, or its 10 s timeout. */
+const p99Bound = (gw) => (isSanitized(gw.pid) ? 1500 : 500);
 
 describe('connections', { concurrency: false }, () => {
 	let s, gw, base;
@@ -288,7 +293,7 @@ describe('connections', { concurrency: false }, () => {
 			const text = c.data.toString();
 			assert.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n\{"jsonrpc":"2\.0","id":"first","result":\{\}\}$/, text);
 		}
-		good.check(t, P99_MS);
+		good.check(t, p99Bound(gw));
 		if (!isSanitized(gw.pid))
 			assert.ok(peak - base.rssKiB <= IDLE_CONN_RSS_KIB, `RSS peak ${peak} KiB, baseline ${base.rssKiB} KiB`);
 		assert.ok(await waitFor(() => gauge(gw.pid).fds === base.fds, 3000), `fds ${gauge(gw.pid).fds}, baseline ${base.fds}`);
@@ -327,7 +332,7 @@ describe('connections', { concurrency: false }, () => {
 		await sleep(500);
 		const peak = rss.stop();
 		await good.stop();
-		good.check(t, P99_MS, 10);
+		good.check(t, p99Bound(gw), 10);
 		t.diagnostic(`RSS at the start ${(start.rssKiB / 1024).toFixed(1)} MiB, peak ${(peak / 1024).toFixed(1)} MiB; ${fmtGauge(gauge(gw.pid))}`);
 		if (!isSanitized(gw.pid))
 			assert.ok(peak - start.rssKiB <= SSE_RSS_KIB, `RSS peak ${peak} KiB, ${start.rssKiB} KiB at the start`);
@@ -510,7 +515,7 @@ describe('connections', { concurrency: false }, () => {
 		assert.ok(garbage.every((c) => c.closed), `${garbage.filter((c) => !c.closed).length} not-HTTP connections still open`);
 		assert.ok(garbage.every((c) => c.data.length === 0 || /^HTTP\/1\.1 400 /.test(c.data.toString())),
 			garbage.map((c) => c.data.toString().split('\r\n')[0]).find((l) => l && !/^HTTP\/1\.1 400 /.test(l)));
-		good.check(t, P99_MS);
+		good.check(t, p99Bound(gw));
 		if (!isSanitized(gw.pid))
 			assert.ok(peak - start.rssKiB <= 16 * 1024, `RSS peak ${peak} KiB, ${start.rssKiB} KiB at the start`);
 		assert.ok(await waitFor(() => gauge(gw.pid).fds === base.fds, 3000), `fds ${gauge(gw.pid).fds}, baseline ${base.fds}`);
