@@ -357,6 +357,34 @@ static int add_metadata_rules(scmp_filter_ctx ctx, unsigned profile, int stage)
 	return 0;
 }
 
+/* EPERM for each system call named. */
+static int deny_names(scmp_filter_ctx ctx, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+
+		/* A name this architecture lacks (vm86 on x86_64) has nothing to deny. */
+		if (nr == __NR_SCMP_ERROR || nr < 0)
+			continue;
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* EPERM for clone(2) with any of these flags. */
+static int deny_clone_flags(scmp_filter_ctx ctx, const uint64_t *flags, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+					 SCMP_A0(SCMP_CMP_MASKED_EQ, flags[i], flags[i]));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* The call stage: what the child's own set-up needs and the tool must not
  * have (it comes after the set-up), and the supervised rules. */
 static int add_call_rules(scmp_filter_ctx ctx, unsigned profile)
@@ -364,20 +392,12 @@ static int add_call_rules(scmp_filter_ctx ctx, unsigned profile)
 	/* The spawner thread clones into the call's user and mount namespaces;
 	 * the tool may not make any. */
 	static const uint64_t clone_flags[] = {CLONE_NEWNS, CLONE_NEWUSER};
-	int r;
+	int r = deny_names(ctx, denied_call, sizeof(denied_call) / sizeof(denied_call[0]));
 
-	for (size_t i = 0; i < sizeof(denied_call) / sizeof(denied_call[0]); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-				     seccomp_syscall_resolve_name(denied_call[i]), 0);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < sizeof(clone_flags) / sizeof(clone_flags[0]); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, clone_flags[i], clone_flags[i]));
-		if (r < 0)
-			return r;
-	}
+	if (r == 0)
+		r = deny_clone_flags(ctx, clone_flags, sizeof(clone_flags) / sizeof(clone_flags[0]));
+	if (r < 0)
+		return r;
 	r = add_socket_rules(ctx, profile, STAGE_CALL);
 	if (r < 0)
 		return r;
@@ -390,27 +410,15 @@ static int add_base_rules(scmp_filter_ctx ctx, unsigned profile)
 	    CLONE_NEWUTS, CLONE_NEWIPC,	   CLONE_NEWPID,  CLONE_NEWNET,
 	    CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_PARENT,
 	};
-	int r;
+	int r = deny_names(ctx, denied, sizeof(denied) / sizeof(denied[0]));
 
-	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(denied[i]);
-
-		/* A name this architecture lacks (vm86 on x86_64) has nothing to deny. */
-		if (nr == __NR_SCMP_ERROR || nr < 0)
-			continue;
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-		if (r < 0)
-			return r;
-	}
 	/* clone's flags are in a register and can be checked; clone3 passes them
 	 * in memory, which seccomp cannot read, so it is refused with ENOSYS and
 	 * glibc retries with clone. */
-	for (size_t i = 0; i < sizeof(clone_flags) / sizeof(clone_flags[0]); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, clone_flags[i], clone_flags[i]));
-		if (r < 0)
-			return r;
-	}
+	if (r == 0)
+		r = deny_clone_flags(ctx, clone_flags, sizeof(clone_flags) / sizeof(clone_flags[0]));
+	if (r < 0)
+		return r;
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	if (r < 0)
 		return r;
