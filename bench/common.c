@@ -283,6 +283,18 @@ int proc_count_children(pid_t pid)
 	return n;
 }
 
+const char *bench_find_exe(const char *name, char *buf, size_t len)
+{
+	static const char *const dirs[] = {"/usr/bin", "/bin", "/usr/local/bin", NULL};
+
+	for (size_t i = 0; dirs[i]; i++) {
+		snprintf(buf, len, "%s/%s", dirs[i], name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
 char *bench_tmpdir(const char *what)
 {
 	const char *base = getenv("TMPDIR");

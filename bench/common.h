@@ -56,6 +56,10 @@ double proc_cpu_s(pid_t pid);	    /* utime+stime of the process, seconds */
 int proc_count_fds(pid_t pid);	    /* entries of /proc/PID/fd */
 int proc_count_children(pid_t pid); /* live children of every thread */
 
+/* The first executable NAME in /usr/bin, /bin or /usr/local/bin, written to
+ * buf (len bytes). Returns buf, or NULL when there is none. */
+const char *bench_find_exe(const char *name, char *buf, size_t len);
+
 /* A private directory under $TMPDIR or /tmp, "toolcell-bench-<what>-XXXXXX".
  * Returns a malloc'd path or NULL. rm_rf removes what it made. */
 char *bench_tmpdir(const char *what);

@@ -16,21 +16,6 @@
 
 enum { BARE, GW, BWRAP, NV };
 
-static const char *find_bwrap(const char *opt)
-{
-	static const char *const dirs[] = {"/usr/bin", "/bin", "/usr/local/bin", NULL};
-	static char path[256];
-
-	if (opt)
-		return access(opt, X_OK) == 0 ? opt : NULL;
-	for (size_t i = 0; dirs[i]; i++) {
-		snprintf(path, sizeof(path), "%s/bwrap", dirs[i]);
-		if (access(path, X_OK) == 0)
-			return path;
-	}
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const onames[] = {"--iterations", "--warmup", NULL};
@@ -55,7 +40,9 @@ int main(int argc, char **argv)
 		ovals[0] = 5;
 		ovals[1] = 1;
 	}
-	const char *bwrap = find_bwrap(svals[0]);
+	char path[256];
+	const char *bwrap = svals[0] ? (access(svals[0], X_OK) == 0 ? svals[0] : NULL)
+				     : bench_find_exe("bwrap", path, sizeof(path));
 	if (!bwrap) {
 		printf("peer: bwrap not found (apt-get install bubblewrap); skipped\n");
 		return 0;

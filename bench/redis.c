@@ -40,21 +40,6 @@ static const char *const names[NV] = {
 };
 static const char *const keys[NV] = {"bare", "sbx", "gw"};
 
-static const char *find_exe(const char *name)
-{
-	static const char *const dirs[] = {"/usr/bin", "/usr/local/bin", "/bin", NULL};
-	static char paths[2][256];
-	static unsigned next;
-	char *p = paths[next++ % 2];
-
-	for (size_t i = 0; dirs[i]; i++) {
-		snprintf(p, sizeof(paths[0]), "%s/%s", dirs[i], name);
-		if (access(p, X_OK) == 0)
-			return p;
-	}
-	return NULL;
-}
-
 /* A loopback port nothing listens on now. */
 static int free_port(void)
 {
@@ -157,7 +142,9 @@ int main(int argc, char **argv)
 		ovals[0] = 1;
 		ovals[1] = 2000;
 	}
-	const char *server = find_exe("redis-server"), *bench = find_exe("redis-benchmark");
+	char server_path[256], bench_path[256];
+	const char *server = bench_find_exe("redis-server", server_path, sizeof(server_path));
+	const char *bench = bench_find_exe("redis-benchmark", bench_path, sizeof(bench_path));
 	if (!server || !bench) {
 		printf("redis: redis-server or redis-benchmark not found (apt-get install "
 		       "redis-server redis-tools); skipped\n");
