@@ -714,6 +714,21 @@ static int open_pipe(int fds[2])
 	return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }
 
+/* The timer for timeout_s, counted from start_ns (just before the spawn).
+ * Not from the loop's cached time: that was read when this loop iteration
+ * began, before the request was parsed, and a timer set from it fires early
+ * by that much (on a loaded machine a 1 s limit killed at 999.5 ms). Nor from
+ * now: the spawn itself (tens of ms as root under load) is part of the call.
+ * The cached time is in whole milliseconds, rounded down: one more covers it. */
+static uint64_t timeout_from(uv_loop_t *loop, uint64_t start_ns, const struct gw_tool *tool)
+{
+	uint64_t limit = (uint64_t)tool->limits.timeout_s * 1000 + 1;
+	uint64_t spent = (uv_hrtime() - start_ns) / 1000000;
+
+	uv_update_time(loop);
+	return spent < limit ? limit - spent : 1;
+}
+
 int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJSON *args,
 		  const struct gw_call_events *ev, void *ud, struct gw_call **out, char *msg,
 		  size_t msglen)
@@ -951,7 +966,7 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		}
 	}
 	uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable);
-	uv_timer_start(&c->timer, on_timeout, (uint64_t)tool->limits.timeout_s * 1000, 0);
+	uv_timer_start(&c->timer, on_timeout, timeout_from(env->loop, c->start_ns, tool), 0);
 	gw_log(GW_LOG_DEBUG, "call %s: pid %d", tool->name, (int)c->child.pid);
 	*out = c;
 	r = 0;

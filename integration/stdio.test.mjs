@@ -738,6 +738,29 @@ describe('cancellation, timeouts and limits', () => {
 		assert.ok(await waitFor(() => liveChildren(fx.pid).length === 0, 1000), 'gateway still has children');
 	});
 
+	test('timeout_s counts from each call\'s own start, also for calls read in one batch', async () => {
+		// Sixteen calls in one write: the gateway reads and spawns them in
+		// one loop iteration, so the loop's cached time is stale for the
+		// later ones by the spawns before them. A limit set from that time
+		// killed them early (under 1000 ms).
+		const g = new RawGateway({ ws: tree.ws, manifests: FIXTURES });
+		try {
+			await g.initialize();
+			const from = g.lines.length;
+			const ids = Array.from({ length: 16 }, (_, i) => 100 + i);
+			g.send(ids.map((id) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call',
+				params: { name: 'sleep_past_timeout', arguments: {} } })).join('\n'));
+			for (const id of ids) {
+				const { msg } = await g.line((t, m) => m.id === id, { from });
+				const m = meta(msg.result);
+				assert.equal(m.timedOut, true, `call ${id}: ${JSON.stringify(msg)}`);
+				assert.ok(m.durationMs >= 1000, `call ${id} was killed after ${m.durationMs} ms, before its 1 s limit`);
+			}
+		} finally {
+			g.kill();
+		}
+	});
+
 	test('output_kb: output beyond the limit is truncated and the tool killed', async () => {
 		const t0 = Date.now();
 		const r = await fx.client.callTool({ name: 'flood_output', arguments: {} });
