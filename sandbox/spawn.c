@@ -1,7 +1,7 @@
 /* The per-call child. Everything between clone and execve is one straight-line
  * function of raw system calls: it shares the gateway's memory (CLONE_VM), so
  * it must not allocate, lock, or touch anything but its own stack and the
- * request the suspended parent keeps alive for it.
+ * request its caller keeps alive and unchanged until the spawn completes.
  *
  * The clone itself is made by a spawner thread, one per filter profile, that
  * loaded the base stage of the seccomp filter on itself once (a filter is a
@@ -12,10 +12,12 @@
  * for its action cache), and loads only the small call stage last. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -453,28 +455,54 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-/* A thread that holds the base stage of one profile's filter and makes the
- * clones of that profile's calls. Callers hand it one job at a time. */
-struct spawner {
-	pthread_mutex_t lock; /* one caller at a time */
-	pthread_mutex_t mu;   /* job and state */
-	pthread_cond_t cv;
-	pid_t owner;	       /* the process that started the thread */
-	int state;	       /* 0 not started, 1 serving, -errno could not */
-	const struct sock_fprog *base;
-	struct clone_job *job; /* set by the caller, cleared when done */
+/* A spawn from sbx_spawn_start to sbx_spawn_finish. The child reads `a` and
+ * the request from the gateway's memory until it has exec'd, so neither may
+ * change or go until the clone has returned; the caller learns that from
+ * `rfd`, which reaches EOF once both the cloner's copy of the write end
+ * (closed when clone returns) and the child's (close-on-exec, or gone when
+ * it exits) are closed. */
+struct sbx_spawn_op {
+	struct child_args a;
+	struct sbx_spawn_op *next; /* the spawner's queue */
+	unsigned long flags;
+	int rfd;	  /* read end of the error pipe, non-blocking */
+	int wfd;	  /* write end: the cloner closes it after clone */
+	int sock;	  /* our end of the listener socketpair, or -1 */
+	struct sbx_spawn_error err; /* what the child reported, if it did */
+	size_t got;		   /* bytes of err read so far */
+	bool eof;
+	/* Written by the cloner before it closes wfd, read after EOF. */
+	pid_t pid;
+	int pidfd;
+	int clone_errno;
+	int done; /* __atomic: release by the cloner, acquire by the reader */
 };
 
-struct clone_job {
-	unsigned long flags;
-	struct child_args *args;
-	int pidfd;
-	pid_t pid;
-	int err;
+/* A thread that holds the base stage of one profile's filter and makes the
+ * clones of that profile's calls, in the order they were queued. */
+struct spawner {
+	pthread_mutex_t mu; /* the queue and state */
+	pthread_cond_t cv;
+	pid_t owner; /* the process that started the thread */
+	int state;   /* 0 not started, 1 serving, -errno could not */
+	const struct sock_fprog *base;
+	struct sbx_spawn_op *head, *tail;
 };
 
 static struct spawner spawners[SBX_FILTER_PROFILES];
 static pthread_mutex_t spawners_start = PTHREAD_MUTEX_INITIALIZER; /* first use */
+
+/* clone() and its outcome into op. The last touch of op: once wfd is closed
+ * the reader may free it. */
+static void clone_op(struct sbx_spawn_op *op, void *stack)
+{
+	int wfd = op->wfd;
+
+	op->pid = clone(child_main, stack, op->flags, &op->a, &op->pidfd);
+	op->clone_errno = op->pid < 0 ? errno : 0;
+	__atomic_store_n(&op->done, 1, __ATOMIC_RELEASE);
+	close(wfd);
+}
 
 static void *spawner_main(void *arg)
 {
@@ -498,17 +526,17 @@ static void *spawner_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		while (!s->job)
+		while (!s->head)
 			pthread_cond_wait(&s->cv, &s->mu);
-		struct clone_job *j = s->job;
+		struct sbx_spawn_op *op = s->head;
+		s->head = op->next;
+		if (!s->head)
+			s->tail = NULL;
 		pthread_mutex_unlock(&s->mu);
 		/* Signals stay blocked in this thread for good: no handler runs
 		 * on the child's stack in the gateway's memory. */
-		j->pid = clone(child_main, stack, j->flags, j->args, &j->pidfd);
-		j->err = errno;
+		clone_op(op, stack);
 		pthread_mutex_lock(&s->mu);
-		s->job = NULL;
-		pthread_cond_broadcast(&s->cv);
 	}
 	return NULL;
 }
@@ -527,7 +555,6 @@ static struct spawner *spawner_get(const struct sbx_filter *f, int *r)
 	/* A forked copy of the process has the state but not the thread. */
 	if (s->owner != getpid()) {
 		memset(s, 0, sizeof(*s));
-		pthread_mutex_init(&s->lock, NULL);
 		pthread_mutex_init(&s->mu, NULL);
 		pthread_cond_init(&s->cv, NULL);
 		s->owner = getpid();
@@ -557,37 +584,23 @@ static struct spawner *spawner_get(const struct sbx_filter *f, int *r)
 	return *r < 0 ? NULL : s;
 }
 
-/* clone() in the spawner thread. Returns the pid, or -1 with errno set. */
-static pid_t spawner_clone(struct spawner *s, unsigned long flags, struct child_args *a,
-			   int *pidfd)
+static void op_free(struct sbx_spawn_op *op)
 {
-	struct clone_job j = {.flags = flags, .args = a, .pidfd = -1};
-
-	pthread_mutex_lock(&s->lock);
-	pthread_mutex_lock(&s->mu);
-	s->job = &j;
-	pthread_cond_broadcast(&s->cv);
-	while (s->job)
-		pthread_cond_wait(&s->cv, &s->mu);
-	pthread_mutex_unlock(&s->mu);
-	pthread_mutex_unlock(&s->lock);
-	*pidfd = j.pidfd;
-	errno = j.err;
-	return j.pid;
+	if (op->rfd >= 0)
+		close(op->rfd);
+	if (op->sock >= 0)
+		close(op->sock);
+	free(op);
 }
 
-int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct sbx_spawn_error *err)
+int sbx_spawn_start(const struct sbx_spawn_req *req, struct sbx_spawn_op **out,
+		    struct sbx_spawn_error *err)
 {
-	struct child_args a = {.req = req, .parent = getpid(), .notify_sock = -1};
+	struct sbx_spawn_op *op;
 	struct spawner *sp = NULL;
-	sigset_t all, old;
-	int pipefd[2], pidfd = -1, saved, sv[2] = {-1, -1};
-	unsigned long flags;
-	pid_t pid;
-	ssize_t n;
+	int pipefd[2], sv[2] = {-1, -1}, r;
 
 	if (req->filter->base.len) {
-		int r;
 		sp = spawner_get(req->filter, &r);
 		if (!sp) {
 			err->step = SBX_STEP_SECCOMP;
@@ -595,82 +608,156 @@ int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct s
 			return -ECHILD;
 		}
 	}
-	if (req->supervised && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		saved = errno;
-		if (sv[0] >= 0) {
-			close(sv[0]);
-			close(sv[1]);
-		}
-		return -saved;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->rfd = op->wfd = op->sock = op->pidfd = -1;
+	if (req->supervised && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		op_free(op);
+		return r;
 	}
-	a.errfd = pipefd[1];
-	a.notify_sock = sv[1];
+	op->sock = sv[0];
+	/* Non-blocking both ends: the reader polls, and the child's one
+	 * 8-byte record always fits an empty pipe. */
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		if (sv[1] >= 0)
+			close(sv[1]);
+		op_free(op);
+		return r;
+	}
+	op->rfd = pipefd[0];
+	op->wfd = pipefd[1];
+	op->a = (struct child_args){
+	    .req = req, .errfd = pipefd[1], .notify_sock = sv[1], .parent = getpid()};
 
 	/* CLONE_VM|CLONE_VFORK: no copy of the gateway's page tables (fork()
-	 * cost grows with the parent's memory), and the parent sleeps until the
-	 * child has exec'd or failed. Signals are blocked so no gateway handler
-	 * runs on the child's stack in the gateway's memory. */
-	flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD | (req->userns ? CLONE_NEWUSER : 0) |
-		(req->hosts_file || req->tmp_dir ? CLONE_NEWNS : 0);
+	 * cost grows with the parent's memory), and the cloning thread sleeps
+	 * until the child has exec'd or failed. Signals are blocked in that
+	 * thread so no gateway handler runs on the child's stack in the
+	 * gateway's memory. */
+	op->flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+		    (req->userns ? CLONE_NEWUSER : 0) |
+		    (req->hosts_file || req->tmp_dir ? CLONE_NEWNS : 0);
 	if (sp) {
-		pid = spawner_clone(sp, flags, &a, &pidfd);
-		saved = errno;
+		/* The spawner clones it while the caller goes on. */
+		pthread_mutex_lock(&sp->mu);
+		if (sp->tail)
+			sp->tail->next = op;
+		else
+			sp->head = op;
+		sp->tail = op;
+		pthread_cond_broadcast(&sp->cv);
+		pthread_mutex_unlock(&sp->mu);
 	} else {
 		void *stack = child_stack();
+		sigset_t all, old;
+
 		if (!stack) {
-			pid = -1;
-			saved = ENOMEM;
+			op->pid = -1;
+			op->clone_errno = ENOMEM;
+			__atomic_store_n(&op->done, 1, __ATOMIC_RELEASE);
+			close(op->wfd);
 		} else {
 			sigfillset(&all);
 			pthread_sigmask(SIG_SETMASK, &all, &old);
-			pid = clone(child_main, stack, flags, &a, &pidfd);
-			saved = errno;
+			clone_op(op, stack);
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 		}
 	}
-	close(pipefd[1]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (pid < 0) {
-		close(pipefd[0]);
-		if (sv[0] >= 0)
-			close(sv[0]);
-		return -saved;
-	}
+	*out = op;
+	return 0;
+}
 
-	do
-		n = read(pipefd[0], err, sizeof(*err));
-	while (n < 0 && errno == EINTR);
-	close(pipefd[0]);
-	if (n == (ssize_t)sizeof(*err)) {
+int sbx_spawn_fd(const struct sbx_spawn_op *op)
+{
+	return op->rfd;
+}
+
+bool sbx_spawn_ready(struct sbx_spawn_op *op)
+{
+	while (!op->eof) {
+		char buf[sizeof(op->err)];
+		ssize_t n = read(op->rfd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) /* EAGAIN: the clone has not returned yet */
+			return false;
+		if (n == 0) {
+			op->eof = true;
+			break;
+		}
+		/* Only the child writes, one whole record; more is not ours to
+		 * trust but cannot be more than it wrote: keep the first. */
+		size_t room = sizeof(op->err) - op->got;
+		memcpy((char *)&op->err + op->got, buf, (size_t)n < room ? (size_t)n : room);
+		op->got += (size_t)n < room ? (size_t)n : room;
+	}
+	return true;
+}
+
+int sbx_spawn_finish(struct sbx_spawn_op *op, struct sbx_child *child, struct sbx_spawn_error *err)
+{
+	int r;
+
+	/* EOF means the cloner closed wfd after storing the outcome. Anything
+	 * else is a descriptor closed twice elsewhere; the op is then left to
+	 * leak, since the cloner may still be using it. */
+	if (!__atomic_load_n(&op->done, __ATOMIC_ACQUIRE))
+		return -EPROTO;
+	/* Our copy of the child's end of the socketpair, kept until the clone
+	 * returned: the child has sent the listener (it is queued) or exited. */
+	if (op->a.notify_sock >= 0)
+		close(op->a.notify_sock);
+	if (op->pid < 0) {
+		r = -op->clone_errno;
+		op_free(op);
+		return r;
+	}
+	if (op->got == sizeof(op->err)) {
 		/* The child never ran tool code and is already exiting. */
 		siginfo_t si;
-		while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		while (waitid(P_PIDFD, (id_t)op->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 			;
-		close(pidfd);
-		if (sv[0] >= 0)
-			close(sv[0]);
+		close(op->pidfd);
+		*err = op->err;
+		op_free(op);
 		return -ECHILD;
 	}
-	child->pid = pid;
-	child->pidfd = pidfd;
+	child->pid = op->pid;
+	child->pidfd = op->pidfd;
 	child->notify_fd = -1;
-	if (sv[0] >= 0) {
+	if (op->sock >= 0) {
 		/* The child sent the listener before it exec'd, so it is queued. */
-		int r = recv_fd(sv[0]);
-		close(sv[0]);
+		r = recv_fd(op->sock);
 		if (r < 0) {
 			sbx_child_kill(child, true);
 			sbx_child_reap(child, &(int){0});
 			err->step = SBX_STEP_NOTIFY;
 			err->err = -r;
+			op_free(op);
 			return -ECHILD;
 		}
 		child->notify_fd = r;
 	}
+	op_free(op);
 	return 0;
+}
+
+int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child, struct sbx_spawn_error *err)
+{
+	struct sbx_spawn_op *op;
+	int r = sbx_spawn_start(req, &op, err);
+
+	if (r < 0)
+		return r;
+	while (!sbx_spawn_ready(op)) {
+		struct pollfd p = {.fd = sbx_spawn_fd(op), .events = POLLIN};
+		(void)poll(&p, 1, -1);
+	}
+	return sbx_spawn_finish(op, child, err);
 }
 
 void sbx_child_kill(const struct sbx_child *child, bool via_pidfd)

@@ -90,6 +90,23 @@ int sbx_caps_drop_bounding(void);
 int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child,
 	      struct sbx_spawn_error *err);
 
+/* The same in steps, for an event loop that must not wait for the clone:
+ * sbx_spawn_start queues it (or, for a filter without a base stage, clones
+ * at once) and returns 0 with *op, or fails as sbx_spawn does with nothing
+ * started. `req` and everything it points to must stay valid and unchanged
+ * until sbx_spawn_ready(op) has returned true: the child reads them from
+ * this process's memory until it has exec'd. When sbx_spawn_fd(op) polls
+ * readable, call sbx_spawn_ready; once it returns true, stop polling the fd
+ * (sbx_spawn_finish closes it) and call sbx_spawn_finish, which returns as
+ * sbx_spawn does and frees op. */
+struct sbx_spawn_op;
+int sbx_spawn_start(const struct sbx_spawn_req *req, struct sbx_spawn_op **op,
+		    struct sbx_spawn_error *err);
+int sbx_spawn_fd(const struct sbx_spawn_op *op);
+bool sbx_spawn_ready(struct sbx_spawn_op *op);
+int sbx_spawn_finish(struct sbx_spawn_op *op, struct sbx_child *child,
+		     struct sbx_spawn_error *err);
+
 /* SIGKILLs the call's whole process group. Only valid before the leader is
  * reaped: the unreaped zombie keeps its pid, and so the group id, from being
  * reused by an unrelated process. */
