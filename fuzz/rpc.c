@@ -218,8 +218,12 @@ static void finish_oldest(const uint8_t *spec_in, size_t n)
 		}
 	}
 	/* The real call reports, then closes its handles and lets go of the
-	 * tool. */
-	c->ev->on_done(c->ud, &res);
+	 * tool. A spawn that failed in the child reports its reason instead. */
+	if (f & 64)
+		c->ev->on_failed(c->ud, "cannot start /bin/true: changing to the working "
+					"directory failed: No such file or directory");
+	else
+		c->ev->on_done(c->ud, &res);
 	unlink_call(c);
 	free(spec);
 }

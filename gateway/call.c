@@ -39,6 +39,10 @@ struct gw_call {
 
 	uv_pipe_t out_pipe, err_pipe, in_pipe;
 	uv_poll_t exit_poll;
+	uv_poll_t start_poll;	/* the spawn's completion */
+	struct start *start;	/* until the spawn completes, else NULL */
+	char *start_error;	/* it failed: why (reported instead of a result) */
+	bool kill_pending;	/* killed before the child was there */
 	uv_timer_t timer;
 	uv_write_t wreq;
 	int open_handles;
@@ -66,6 +70,25 @@ struct gw_call {
 	struct sbx_supervisor sup; /* listener -1 when unsupervised */
 	uv_poll_t sup_poll;
 	struct pending *pending; /* connects in progress */
+};
+
+/* What a spawn needs until the child has exec'd. The child reads the request
+ * and everything it points to in the gateway's memory (CLONE_VM) while the
+ * loop goes on with other work, so it all lives here, unchanged, until the
+ * spawn completes (sandbox/spawn.h). */
+struct start {
+	struct sbx_spawn_req req;
+	struct sbx_spawn_op *op;
+	struct gw_strv argv, envp;
+	char *cwd;
+	char tmp_opts[80];
+	struct sbx_ll_rule extra[16]; /* per-call grants, also for the supervisor */
+	size_t nextra;
+	int ruleset;
+	bool ruleset_owned;
+	/* The child's ends of its stdin, stdout and stderr. Kept open until the
+	 * spawn completes: the child takes its copies at clone time. */
+	int child_fds[3];
 };
 
 /* A connect the supervisor started for a tool's blocking socket. */
@@ -239,6 +262,7 @@ static void call_release(struct gw_call *c)
 	free(c->out);
 	free(c->err);
 	free(c->stdin_data);
+	free(c->start_error);
 	free(c);
 	active_calls--;
 }
@@ -257,7 +281,11 @@ static void close_handle(struct gw_call *c, uv_handle_t *h)
 
 static void kill_tree(struct gw_call *c)
 {
-	if (!c->exited)
+	/* Cancelled or timed out while the spawn is still under way: the
+	 * child is killed the moment it is known (on_spawned). */
+	if (c->start)
+		c->kill_pending = true;
+	else if (!c->exited)
 		sbx_child_kill(&c->child, c->env->features->pidfd_group_signal);
 }
 
@@ -345,7 +373,11 @@ static void maybe_finish(struct gw_call *c)
 		gw_log(GW_LOG_WARN, "call %s: its pids cgroup could not be removed", c->tool->name);
 	if (c->line_len && c->ev->on_stderr_line && !c->cancelled)
 		c->ev->on_stderr_line(c->ud, c->line, c->line_len);
-	{
+	if (c->start_error) {
+		audit(c->env, c->tool->name, c->args_json, NULL, c->cancelled, c->start_error);
+		if (!c->cancelled)
+			c->ev->on_failed(c->ud, c->start_error);
+	} else {
 		res = (struct gw_call_result){
 		    .exit_code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1,
 		    .signal = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0,
@@ -371,6 +403,7 @@ static void maybe_finish(struct gw_call *c)
 	close_handle(c, (uv_handle_t *)&c->err_pipe);
 	close_handle(c, (uv_handle_t *)&c->in_pipe);
 	close_handle(c, (uv_handle_t *)&c->exit_poll);
+	close_handle(c, (uv_handle_t *)&c->start_poll);
 	close_handle(c, (uv_handle_t *)&c->sup_poll);
 	for (struct pending *pd = c->pending; pd; pd = pd->next) {
 		if (!uv_is_closing((uv_handle_t *)&pd->poll))
@@ -714,12 +747,39 @@ static int open_pipe(int fds[2])
 	return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }
 
+static void start_free(struct start *st)
+{
+	for (int i = 0; i < 3; i++)
+		if (st->child_fds[i] >= 0)
+			close(st->child_fds[i]);
+	for (size_t i = 0; i < st->nextra; i++)
+		close(st->extra[i].fd);
+	if (st->ruleset_owned)
+		close(st->ruleset);
+	gw_strv_free(&st->argv);
+	gw_strv_free(&st->envp);
+	free(st->cwd);
+	free(st);
+}
+
+/* Why a spawn failed, as the result's text: malloc'd, or NULL (ENOMEM). */
+static char *start_failure(const char *file, int r, const struct sbx_spawn_error *serr)
+{
+	char *s;
+
+	if (r == -ECHILD && asprintf(&s, "cannot start %s: %s failed: %s", file,
+				     sbx_step_name(serr->step), strerror(serr->err)) >= 0)
+		return s;
+	if (r != -ECHILD && asprintf(&s, "cannot start %s: %s", file, strerror(-r)) >= 0)
+		return s;
+	return NULL;
+}
+
 /* The timer for timeout_s, counted from start_ns (just before the spawn).
  * Not from the loop's cached time: that was read when this loop iteration
  * began, before the request was parsed, and a timer set from it fires early
- * by that much (on a loaded machine a 1 s limit killed at 999.5 ms). Nor from
- * now: the spawn itself (tens of ms as root under load) is part of the call.
- * The cached time is in whole milliseconds, rounded down: one more covers it. */
+ * by that much (on a loaded machine a 1 s limit killed at 999.5 ms). The
+ * cached time is in whole milliseconds, rounded down: one more covers it. */
 static uint64_t timeout_from(uv_loop_t *loop, uint64_t start_ns, const struct gw_tool *tool)
 {
 	uint64_t limit = (uint64_t)tool->limits.timeout_s * 1000 + 1;
@@ -729,19 +789,71 @@ static uint64_t timeout_from(uv_loop_t *loop, uint64_t start_ns, const struct gw
 	return spent < limit ? limit - spent : 1;
 }
 
+/* The spawn has completed: the child runs (or failed before running any
+ * tool code). What follows needs the child: its exit, its supervisor. */
+static void on_spawned(uv_poll_t *p, int status, int events)
+{
+	struct gw_call *c = p->data;
+	struct start *st = c->start;
+	struct sbx_spawn_error serr = {0};
+	int r;
+
+	(void)status;
+	(void)events;
+	if (!sbx_spawn_ready(st->op))
+		return;
+	/* The handle lets go of the descriptor before sbx_spawn_finish closes
+	 * it: libuv forgets a descriptor by its number, and by the time a
+	 * later close reached epoll another call could have that number (see
+	 * on_exit_readable). */
+	close_handle(c, (uv_handle_t *)p);
+	r = sbx_spawn_finish(st->op, &c->child, &serr);
+	st->op = NULL;
+	if (r < 0) {
+		/* Nothing of the tool ran. Once our ends of its pipes are
+		 * closed the outputs reach EOF, and the call finishes with
+		 * this reason instead of a result. */
+		c->start_error = start_failure(st->argv.v[0], r, &serr);
+		if (!c->start_error)
+			c->start_error = strdup("cannot start the call: out of memory");
+		if (!c->start_error)
+			c->start_error = strdup("");
+		c->exited = true;
+		c->start = NULL;
+		start_free(st);
+		maybe_finish(c);
+		return;
+	}
+	uv_poll_init(c->env->loop, &c->exit_poll, c->child.pidfd);
+	c->exit_poll.data = c;
+	c->open_handles++;
+	if (c->child.notify_fd >= 0) {
+		r = start_supervisor(c, st->extra, st->nextra);
+		if (r < 0) {
+			/* Without its supervisor the tool's connects and chmods
+			 * would hang: end the call rather than run it unwatched. */
+			gw_log(GW_LOG_ERROR, "call %s: cannot supervise: %s", c->tool->name,
+			       strerror(-r));
+			c->kill_pending = true;
+		}
+	}
+	c->start = NULL;
+	start_free(st);
+	if (c->kill_pending)
+		kill_tree(c);
+	uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable);
+	gw_log(GW_LOG_DEBUG, "call %s: pid %d", c->tool->name, (int)c->child.pid);
+}
+
 int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJSON *args,
 		  const struct gw_call_events *ev, void *ud, struct gw_call **out, char *msg,
 		  size_t msglen)
 {
-	struct gw_strv argv = {0}, envp = {0};
-	struct sbx_ll_rule extra[16];
-	size_t nextra = 0;
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1};
-	int ruleset = -1, r;
-	bool ruleset_owned = false;
-	char *cwd = NULL;
+	int r;
 	cJSON *empty = NULL;
 	struct gw_call *c;
+	struct start *st;
 	struct sbx_spawn_error serr = {0};
 
 	msg[0] = '\0';
@@ -759,10 +871,15 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c) {
+	st = calloc(1, sizeof(*st));
+	if (!c || !st) {
+		free(c);
+		free(st);
 		cJSON_Delete(empty);
 		return -ENOMEM;
 	}
+	st->ruleset = -1;
+	st->child_fds[0] = st->child_fds[1] = st->child_fds[2] = -1;
 	c->env = env;
 	c->tool = gw_tool_ref(tool);
 	if (env->audit_fd >= 0)
@@ -790,7 +907,7 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 
 	struct gw_tpl_ctx tc = {.args = args, .workspace = env->workspace, .tmp = c->tmp};
 	for (size_t i = 0; i < tool->argc; i++) {
-		r = gw_tpl_expand(&tool->argv[i], &tc, &argv, msg, msglen);
+		r = gw_tpl_expand(&tool->argv[i], &tc, &st->argv, msg, msglen);
 		if (r < 0)
 			goto cleanup;
 	}
@@ -803,19 +920,19 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 			continue;
 		r = asprintf(&kv, "%s=%s", tool->env_names[i], val);
 		free(val);
-		if (r < 0 || (r = gw_strv_push(&envp, kv)) < 0) {
+		if (r < 0 || (r = gw_strv_push(&st->envp, kv)) < 0) {
 			r = -ENOMEM;
 			goto cleanup;
 		}
 	}
-	if (!envp.v) {
+	if (!st->envp.v) {
 		/* No variables at all: execve still needs an (empty) vector. */
-		envp.v = calloc(1, sizeof(char *));
+		st->envp.v = calloc(1, sizeof(char *));
 		r = -ENOMEM;
-		if (!envp.v)
+		if (!st->envp.v)
 			goto cleanup;
 	}
-	r = gw_tpl_expand_one(&tool->cwd, &tc, &cwd, msg, msglen);
+	r = gw_tpl_expand_one(&tool->cwd, &tc, &st->cwd, msg, msglen);
 	if (r < 0)
 		goto cleanup;
 	if (tool->stdin_tpl) {
@@ -825,20 +942,21 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 		c->stdin_len = c->stdin_data ? strlen(c->stdin_data) : 0;
 	}
 	for (size_t i = 0; i < tool->ndyn; i++) {
-		if (nextra == sizeof(extra) / sizeof(extra[0])) {
+		if (st->nextra == sizeof(st->extra) / sizeof(st->extra[0])) {
 			r = -E2BIG;
 			snprintf(msg, msglen, "too many per-call grants");
 			goto cleanup;
 		}
-		r = resolve_dyn(c, &tool->dyn[i], &tc, &extra[nextra], msg, msglen);
+		r = resolve_dyn(c, &tool->dyn[i], &tc, &st->extra[st->nextra], msg, msglen);
 		if (r < 0) {
 			if (!resource_error(r))
 				r = -EINVAL; /* a bad argument: msg names it */
 			goto cleanup;
 		}
-		nextra += (size_t)r;
+		st->nextra += (size_t)r;
 	}
-	r = sbx_policy_ruleset(tool->policy, extra, nextra, &ruleset, &ruleset_owned);
+	r = sbx_policy_ruleset(tool->policy, st->extra, st->nextra, &st->ruleset,
+			       &st->ruleset_owned);
 	if (r < 0) {
 		snprintf(msg, msglen, "cannot build the Landlock ruleset: %s", strerror(-r));
 		goto cleanup;
@@ -859,9 +977,8 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 
 	/* About 4 KiB per file on average: inodes bound the kernel memory a
 	 * tmpfs full of empty files would take. */
-	char tmp_opts[80];
 	unsigned mb = tool->limits.tmp_mb;
-	snprintf(tmp_opts, sizeof(tmp_opts), "size=%um,nr_inodes=%u,mode=0700", mb,
+	snprintf(st->tmp_opts, sizeof(st->tmp_opts), "size=%um,nr_inodes=%u,mode=0700", mb,
 		 mb < 4 ? 1024 : mb * 256);
 	if (env->cgroup) {
 		r = sbx_cgroup_call_new(env->cgroup, tool->limits.processes, &c->cg);
@@ -871,15 +988,15 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 			goto cleanup;
 		}
 	}
-	struct sbx_spawn_req req = {
-	    .file = argv.v[0],
-	    .argv = argv.v,
-	    .envp = envp.v,
-	    .cwd = cwd,
+	st->req = (struct sbx_spawn_req){
+	    .file = st->argv.v[0],
+	    .argv = st->argv.v,
+	    .envp = st->envp.v,
+	    .cwd = st->cwd,
 	    .stdin_fd = inp[0],
 	    .stdout_fd = outp[1],
 	    .stderr_fd = errp[1],
-	    .ruleset_fd = ruleset,
+	    .ruleset_fd = st->ruleset,
 	    .filter = tool->policy->filter,
 	    .limits = &tool->limits,
 	    /* In a user namespace RLIMIT_NPROC counts the call's own uid. */
@@ -897,33 +1014,39 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	     * {tmp} is bounded per file only (file_size_mb). explain says so. */
 	    .hosts_file = env->mounts ? tool->policy->hosts_file : NULL,
 	    .tmp_dir = env->mounts && c->tmp_access ? c->tmp : NULL,
-	    .tmp_opts = tmp_opts,
+	    .tmp_opts = st->tmp_opts,
 	    .tmp_access = c->tmp_access,
 	    .landlock_abi = tool->policy->abi,
 	};
-	c->tmp_mounted = req.tmp_dir != NULL;
+	c->tmp_mounted = st->req.tmp_dir != NULL;
 	c->start_ns = uv_hrtime();
-	r = sbx_spawn(&req, &c->child, &serr);
-	if (r == -ECHILD) {
-		snprintf(msg, msglen, "cannot start %s: %s failed: %s", argv.v[0],
-			 sbx_step_name(serr.step), strerror(serr.err));
-		r = -serr.err;
-		goto cleanup;
-	}
+	r = sbx_spawn_start(&st->req, &st->op, &serr);
 	if (r < 0) {
-		snprintf(msg, msglen, "cannot start %s: %s", argv.v[0], strerror(-r));
+		char *why = start_failure(st->argv.v[0], r, &serr);
+		snprintf(msg, msglen, "%s", why ? why : "cannot start the call");
+		free(why);
+		if (r == -ECHILD)
+			r = -serr.err;
 		goto cleanup;
 	}
-	close(outp[1]);
-	close(errp[1]);
-	close(inp[0]);
-	outp[1] = errp[1] = inp[0] = -1;
+	/* The spawn is under way: the child may be reading st right now, and
+	 * gets its ends of the pipes from it. */
+	st->child_fds[0] = inp[0];
+	st->child_fds[1] = outp[1];
+	st->child_fds[2] = errp[1];
+	inp[0] = outp[1] = errp[1] = -1;
+	c->start = st;
+	st = NULL;
 
-	/* From here on the child runs; every failure path must kill it. */
+	/* From here on the call ends only through maybe_finish: a failure
+	 * kills the child (once it is there) and the call reports then. */
 	active_calls++;
 	reserved_processes += tool->limits.processes;
 	uv_timer_init(env->loop, &c->timer);
 	c->timer.data = c;
+	c->open_handles++;
+	uv_poll_init(env->loop, &c->start_poll, sbx_spawn_fd(c->start->op));
+	c->start_poll.data = c;
 	c->open_handles++;
 	uv_pipe_init(env->loop, &c->out_pipe, 0);
 	c->out_pipe.data = c;
@@ -931,14 +1054,15 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	uv_pipe_init(env->loop, &c->err_pipe, 0);
 	c->err_pipe.data = c;
 	c->open_handles++;
-	uv_poll_init(env->loop, &c->exit_poll, c->child.pidfd);
-	c->exit_poll.data = c;
-	c->open_handles++;
-	if (uv_pipe_open(&c->out_pipe, outp[0]) < 0 || uv_pipe_open(&c->err_pipe, errp[0]) < 0) {
+	/* A descriptor a handle took is the handle's to close, not cleanup's. */
+	if (uv_pipe_open(&c->out_pipe, outp[0]) == 0)
+		outp[0] = -1;
+	if (uv_pipe_open(&c->err_pipe, errp[0]) == 0)
+		errp[0] = -1;
+	if (outp[0] >= 0 || errp[0] >= 0) {
 		c->out_eof = c->err_eof = true;
 		kill_tree(c);
 	} else {
-		outp[0] = errp[0] = -1;
 		uv_read_start((uv_stream_t *)&c->out_pipe, alloc_chunk, on_stdout);
 		uv_read_start((uv_stream_t *)&c->err_pipe, alloc_chunk, on_stderr);
 	}
@@ -955,23 +1079,12 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 				close_handle(c, (uv_handle_t *)&c->in_pipe);
 		}
 	}
-	if (c->child.notify_fd >= 0) {
-		r = start_supervisor(c, extra, nextra);
-		if (r < 0) {
-			/* Without its supervisor the tool's connects and chmods
-			 * would hang: end the call rather than run it unwatched. */
-			gw_log(GW_LOG_ERROR, "call %s: cannot supervise: %s", tool->name,
-			       strerror(-r));
-			kill_tree(c);
-		}
-	}
-	uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable);
+	uv_poll_start(&c->start_poll, UV_READABLE, on_spawned);
 	uv_timer_start(&c->timer, on_timeout, timeout_from(env->loop, c->start_ns, tool), 0);
-	gw_log(GW_LOG_DEBUG, "call %s: pid %d", tool->name, (int)c->child.pid);
 	*out = c;
 	r = 0;
 
-	/* What only the spawn needed, on success and failure alike. */
+	/* What only the start needed, on success and failure alike. */
 cleanup:
 	for (int i = 0; i < 2; i++) {
 		if (outp[i] >= 0)
@@ -981,13 +1094,8 @@ cleanup:
 		if (inp[i] >= 0)
 			close(inp[i]);
 	}
-	for (size_t i = 0; i < nextra; i++)
-		close(extra[i].fd);
-	if (ruleset_owned)
-		close(ruleset);
-	gw_strv_free(&argv);
-	gw_strv_free(&envp);
-	free(cwd);
+	if (st)
+		start_free(st);
 	cJSON_Delete(empty);
 	if (r == 0)
 		return 0;

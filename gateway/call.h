@@ -32,11 +32,14 @@ struct gw_call_result {
 };
 
 /* Callbacks; ud is the transport's. Chunks are raw bytes, borrowed for the
- * duration of the callback. on_done is not called for a cancelled call. */
+ * duration of the callback. Exactly one of on_done and on_failed is called,
+ * and neither for a cancelled call. on_failed: the sandboxed process could
+ * not be started (msg says at which step and why; nothing of the tool ran). */
 struct gw_call_events {
 	void (*on_stdout)(void *ud, const char *chunk, size_t len, size_t total);
 	void (*on_stderr_line)(void *ud, const char *line, size_t len);
 	void (*on_done)(void *ud, const struct gw_call_result *res);
+	void (*on_failed)(void *ud, const char *msg);
 };
 
 /* What every call of a gateway shares. */
@@ -57,10 +60,12 @@ struct gw_call_env {
 struct gw_call;
 
 /* Starts a call of `tool` (a reference is taken) with `args` (borrowed; NULL
- * means {}). Returns 0 and *out (valid until on_done returns or, after
- * gw_call_cancel, until the call is gone), or -EINVAL when the arguments are
- * wrong and -errno when the call could not start; msg then says why, naming the
- * argument where there is one. Nothing has been forked when it fails. */
+ * means {}). Returns 0 and *out (valid until on_done or on_failed returns or,
+ * after gw_call_cancel, until the call is gone), or -EINVAL when the arguments
+ * are wrong and -errno when the call could not start; msg then says why, naming
+ * the argument where there is one. Nothing has been forked when it fails. The
+ * spawn itself completes later, on the loop: a child that fails before exec
+ * is reported through on_failed. */
 int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJSON *args,
 		  const struct gw_call_events *ev, void *ud, struct gw_call **out, char *msg,
 		  size_t msglen);

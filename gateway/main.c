@@ -790,6 +790,7 @@ static int cmd_explain(struct app *a, char **pos, int npos)
 /* ---- run ---- */
 
 struct run_state {
+	const char *tool;
 	int status;
 	bool done;
 };
@@ -822,10 +823,21 @@ static void run_done(void *ud, const struct gw_call_result *res)
 	st->status = res->signal ? 128 + res->signal : res->exit_code;
 }
 
+static void run_failed(void *ud, const char *msg)
+{
+	struct run_state *st = ud;
+
+	st->done = true;
+	fprintf(stderr, "toolcell: %s: %s\n", st->tool, msg);
+	st->status = 1;
+}
+
 static int cmd_run(struct app *a, char **pos, int npos)
 {
-	static const struct gw_call_events ev = {
-	    .on_stdout = run_stdout, .on_stderr_line = run_stderr, .on_done = run_done};
+	static const struct gw_call_events ev = {.on_stdout = run_stdout,
+						 .on_stderr_line = run_stderr,
+						 .on_done = run_done,
+						 .on_failed = run_failed};
 	struct run_state st = {0};
 	struct gw_call *call;
 	struct gw_tool *t;
@@ -836,6 +848,7 @@ static int cmd_run(struct app *a, char **pos, int npos)
 	r = load_call(a, "run", pos, npos, &t, &args);
 	if (r != 0)
 		return r;
+	st.tool = t->name;
 	r = gw_call_start(&a->env, t, args, &ev, &st, &call, msg, sizeof(msg));
 	cJSON_Delete(args);
 	if (r < 0) {

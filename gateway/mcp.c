@@ -483,10 +483,21 @@ static void call_done(void *ud, const struct gw_call_result *res)
 	inflight_free(f);
 }
 
+/* The tool could not be started: a tool result too, like a start that fails
+ * at once (do_tools_call), so the model reads the reason. */
+static void call_failed(void *ud, const char *msg)
+{
+	struct inflight *f = ud;
+
+	reply_to(f->s, f->stream, f->id_raw, error_result(msg));
+	inflight_free(f);
+}
+
 static const struct gw_call_events call_events = {
     .on_stdout = call_stdout,
     .on_stderr_line = call_stderr_line,
     .on_done = call_done,
+    .on_failed = call_failed,
 };
 
 static void do_tools_call(struct gw_session *s, const struct gw_rpc_msg *m)
