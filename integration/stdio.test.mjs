@@ -761,6 +761,40 @@ describe('cancellation, timeouts and limits', () => {
 		}
 	});
 
+	test('cancelled in the same read as its request, while its spawn is under way: killed, no result', async () => {
+		// One write: the gateway reads the call and its cancellation in one
+		// loop iteration, before the spawn has been reported complete. The
+		// kill must wait for the child and then take it.
+		const marker = `sleep 31.${process.pid % 1000}${Date.now() % 1000}`;
+		const running = () => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).some((d) => {
+			try {
+				return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(marker) && !processGone(Number(d));
+			} catch {
+				return false;
+			}
+		});
+		const g = new RawGateway({ ws: tree.ws });
+		try {
+			await g.initialize();
+			const from = g.lines.length;
+			g.send([
+				{ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'run_command', arguments: { command: marker } } },
+				{ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } },
+				{ jsonrpc: '2.0', id: 8, method: 'ping' },
+			].map((m) => JSON.stringify(m)).join('\n'));
+			await g.line((t, m) => m.id === 8, { from });
+			assert.ok(await waitFor(() => !running(), 2000), `${marker} still runs after its cancellation`);
+			assert.ok(await waitFor(() => liveChildren(g.proc.pid).length === 0, 1000), 'gateway still has children');
+			await sleep(300);
+			assert.deepEqual(g.lines.slice(from).map((l) => JSON.parse(l)).filter((m) => m.id === 7), [],
+				'a result was sent for the cancelled request');
+			const r = await g.request({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'run_command', arguments: { command: 'echo after' } } });
+			assert.deepEqual(r.msg.result.content, [{ type: 'text', text: 'after\n' }]);
+		} finally {
+			g.kill();
+		}
+	});
+
 	test('output_kb: output beyond the limit is truncated and the tool killed', async () => {
 		const t0 = Date.now();
 		const r = await fx.client.callTool({ name: 'flood_output', arguments: {} });
