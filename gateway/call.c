@@ -1,6 +1,8 @@
 /* One tools/call, from arguments to result, on the gateway's libuv loop.
  *
- * Lifetime: the call owns a pidfd poll, a timer and up to three pipes. It
+ * Lifetime: the call owns a timer, up to three pipes, a poll on its spawn
+ * (until a spawner thread has cloned the child and the child has exec'd or
+ * failed; the loop serves other requests meanwhile) and then a pidfd poll. It
  * finishes when the leader has exited (and the group has been killed) and both
  * output pipes reached EOF; then it reports, closes its handles and frees itself
  * once the last close callback has run. */

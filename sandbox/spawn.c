@@ -9,7 +9,9 @@
  * need ptrace-class calls to supervise). The child inherits that filter
  * instead of compiling it in the kernel per call, which is most of what a
  * filter load costs (the JIT and the kernel's pass over every syscall number
- * for its action cache), and loads only the small call stage last. */
+ * for its action cache), and loads only the small call stage last. The
+ * caller does not wait for the clone (sbx_spawn_start): the spawner takes a
+ * queue, and the error pipe's EOF tells the caller the clone has returned. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -475,6 +477,7 @@ struct sbx_spawn_op {
 	pid_t pid;
 	int pidfd;
 	int clone_errno;
+	int listener; /* received from the child, or -errno */
 	int done; /* __atomic: release by the cloner, acquire by the reader */
 };
 
@@ -500,6 +503,18 @@ static void clone_op(struct sbx_spawn_op *op, void *stack)
 
 	op->pid = clone(child_main, stack, op->flags, &op->a, &op->pidfd);
 	op->clone_errno = op->pid < 0 ? errno : 0;
+	if (op->sock >= 0) {
+		/* Take the listener the child sent before it exec'd now, not
+		 * when the loop gets to this call. A descriptor in flight in
+		 * a socket counts against its sender's user, and a send fails
+		 * with ETOOMANYREFS once that count passes the sender's
+		 * RLIMIT_NOFILE: the child sends after lowering it to the
+		 * tool's open_files, so listeners piling up in queued calls
+		 * failed later ones. */
+		close(op->a.notify_sock);
+		op->a.notify_sock = -1;
+		op->listener = op->pid < 0 ? -ECHILD : recv_fd(op->sock);
+	}
 	__atomic_store_n(&op->done, 1, __ATOMIC_RELEASE);
 	close(wfd);
 }
@@ -586,6 +601,8 @@ static struct spawner *spawner_get(const struct sbx_filter *f, int *r)
 
 static void op_free(struct sbx_spawn_op *op)
 {
+	if (op->listener >= 0)
+		close(op->listener);
 	if (op->rfd >= 0)
 		close(op->rfd);
 	if (op->sock >= 0)
@@ -611,7 +628,7 @@ int sbx_spawn_start(const struct sbx_spawn_req *req, struct sbx_spawn_op **out,
 	op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
-	op->rfd = op->wfd = op->sock = op->pidfd = -1;
+	op->rfd = op->wfd = op->sock = op->pidfd = op->listener = -1;
 	if (req->supervised && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
 		op_free(op);
@@ -707,10 +724,6 @@ int sbx_spawn_finish(struct sbx_spawn_op *op, struct sbx_child *child, struct sb
 	 * leak, since the cloner may still be using it. */
 	if (!__atomic_load_n(&op->done, __ATOMIC_ACQUIRE))
 		return -EPROTO;
-	/* Our copy of the child's end of the socketpair, kept until the clone
-	 * returned: the child has sent the listener (it is queued) or exited. */
-	if (op->a.notify_sock >= 0)
-		close(op->a.notify_sock);
 	if (op->pid < 0) {
 		r = -op->clone_errno;
 		op_free(op);
@@ -730,17 +743,16 @@ int sbx_spawn_finish(struct sbx_spawn_op *op, struct sbx_child *child, struct sb
 	child->pidfd = op->pidfd;
 	child->notify_fd = -1;
 	if (op->sock >= 0) {
-		/* The child sent the listener before it exec'd, so it is queued. */
-		r = recv_fd(op->sock);
-		if (r < 0) {
+		if (op->listener < 0) {
 			sbx_child_kill(child, true);
 			sbx_child_reap(child, &(int){0});
 			err->step = SBX_STEP_NOTIFY;
-			err->err = -r;
+			err->err = -op->listener;
 			op_free(op);
 			return -ECHILD;
 		}
-		child->notify_fd = r;
+		child->notify_fd = op->listener;
+		op->listener = -1;
 	}
 	op_free(op);
 	return 0;
