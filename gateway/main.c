@@ -933,6 +933,22 @@ static int cmd_probe(void)
 			printf("processes (root)   %s, one cgroup per call\n",
 			       sbx_cgroup_describe(&cg));
 			sbx_cgroup_fini(&cg);
+			/* Moving a process into a cgroup waits for an RCU grace
+			 * period unless another move was just made: the cost of a
+			 * call that comes alone (docs/PERFORMANCE.md, item 4). */
+			char exp = '?';
+			FILE *fp = fopen("/sys/kernel/rcu_expedited", "re");
+			if (fp) {
+				exp = (char)fgetc(fp);
+				fclose(fp);
+			}
+			if (exp == '0')
+				printf("  cost             joining it waits for an RCU grace period, "
+				       "about 10 ms for a call that\n"
+				       "                   comes alone; `echo 1 > "
+				       "/sys/kernel/rcu_expedited` (system-wide) removes\n"
+				       "                   most of that, or run toolcell as an "
+				       "ordinary user\n");
 		} else {
 			printf("processes (root)   NOT enforceable (%s): every tool is refused\n",
 			       cgerr);
