@@ -41,10 +41,10 @@ struct gw_call {
 
 	uv_pipe_t out_pipe, err_pipe, in_pipe;
 	uv_poll_t exit_poll;
-	uv_poll_t start_poll;	/* the spawn's completion */
-	struct start *start;	/* until the spawn completes, else NULL */
-	char *start_error;	/* it failed: why (reported instead of a result) */
-	bool kill_pending;	/* killed before the child was there */
+	uv_poll_t start_poll; /* the spawn's completion */
+	struct start *start;  /* until the spawn completes, else NULL */
+	char *start_error;    /* it failed: why (reported instead of a result) */
+	bool kill_pending;    /* killed before the child was there */
 	uv_timer_t timer;
 	uv_write_t wreq;
 	int open_handles;

@@ -467,18 +467,18 @@ struct sbx_spawn_op {
 	struct child_args a;
 	struct sbx_spawn_op *next; /* the spawner's queue */
 	unsigned long flags;
-	int rfd;	  /* read end of the error pipe, non-blocking */
-	int wfd;	  /* write end: the cloner closes it after clone */
-	int sock;	  /* our end of the listener socketpair, or -1 */
+	int rfd;		    /* read end of the error pipe, non-blocking */
+	int wfd;		    /* write end: the cloner closes it after clone */
+	int sock;		    /* our end of the listener socketpair, or -1 */
 	struct sbx_spawn_error err; /* what the child reported, if it did */
-	size_t got;		   /* bytes of err read so far */
+	size_t got;		    /* bytes of err read so far */
 	bool eof;
 	/* Written by the cloner before it closes wfd, read after EOF. */
 	pid_t pid;
 	int pidfd;
 	int clone_errno;
 	int listener; /* received from the child, or -errno */
-	int done; /* __atomic: release by the cloner, acquire by the reader */
+	int done;     /* __atomic: release by the cloner, acquire by the reader */
 };
 
 /* A thread that holds the base stage of one profile's filter and makes
