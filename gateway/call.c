@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,9 +286,11 @@ static void kill_tree(struct gw_call *c)
 {
 	/* Cancelled or timed out while the spawn is still under way: the
 	 * child is killed the moment it is known (on_spawned). */
-	if (c->start)
+	if (c->start) {
 		c->kill_pending = true;
-	else if (!c->exited)
+		if (c->start->op)
+			sbx_spawn_cancel(c->start->op);
+	} else if (!c->exited)
 		sbx_child_kill(&c->child, c->env->features->pidfd_group_signal);
 }
 
@@ -423,12 +426,18 @@ void gw_call_cancel(struct gw_call *c)
 
 /* ---- events ---- */
 
+static void reap(struct gw_call *c);
+
 static void on_exit_readable(uv_poll_t *p, int status, int events)
 {
-	struct gw_call *c = p->data;
-
 	(void)status;
 	(void)events;
+	reap(p->data);
+}
+
+/* The leader has exited (or was just killed: waitid waits for it). */
+static void reap(struct gw_call *c)
+{
 	if (c->exited)
 		return;
 	/* Kill the group before reaping the leader: while the leader is an
@@ -441,7 +450,7 @@ static void on_exit_readable(uv_poll_t *p, int status, int events)
 	 * the output ends, would take that number out of the loop's epoll
 	 * again, and by then another call's pipe or pidfd may have it. That
 	 * call would never hear of its output or its exit: never answered. */
-	close_handle(c, (uv_handle_t *)p);
+	close_handle(c, (uv_handle_t *)&c->exit_poll);
 	pid_t pid = c->child.pid;
 	if (sbx_child_reap(&c->child, &c->status) < 0)
 		c->status = W_EXITCODE(127, 0);
@@ -791,31 +800,34 @@ static uint64_t timeout_from(uv_loop_t *loop, uint64_t start_ns, const struct gw
 	return spent < limit ? limit - spent : 1;
 }
 
-/* The spawn has completed: the child runs (or failed before running any
- * tool code). What follows needs the child: its exit, its supervisor. */
-static void on_spawned(uv_poll_t *p, int status, int events)
+/* The spawn has completed (the handle on its fd, if any, is closed): the
+ * child runs, or it failed before running the tool, or it was cancelled
+ * before the clone. What follows needs the child: its exit, its supervisor. */
+static void spawned(struct gw_call *c)
 {
-	struct gw_call *c = p->data;
 	struct start *st = c->start;
 	struct sbx_spawn_error serr = {0};
 	int r;
 
-	(void)status;
-	(void)events;
-	if (!sbx_spawn_ready(st->op))
-		return;
-	/* The handle lets go of the descriptor before sbx_spawn_finish closes
-	 * it: libuv forgets a descriptor by its number, and by the time a
-	 * later close reached epoll another call could have that number (see
-	 * on_exit_readable). */
-	close_handle(c, (uv_handle_t *)p);
+	while (!sbx_spawn_ready(st->op)) {
+		/* Only when the loop could not watch the fd: wait here. */
+		struct pollfd pfd = {.fd = sbx_spawn_fd(st->op), .events = POLLIN};
+		(void)poll(&pfd, 1, -1);
+	}
 	r = sbx_spawn_finish(st->op, &c->child, &serr);
 	st->op = NULL;
 	if (r < 0) {
-		/* Nothing of the tool ran. Once our ends of its pipes are
-		 * closed the outputs reach EOF, and the call finishes with
-		 * this reason instead of a result. */
-		c->start_error = start_failure(st->argv.v[0], r, &serr);
+		/* The tool did not start, or was killed at once. Once our ends
+		 * of its pipes are closed the outputs reach EOF, and the call
+		 * finishes with this reason instead of a result. */
+		if (r == -ECANCELED && c->timed_out) {
+			if (asprintf(&c->start_error,
+				     "killed: timeout after %u s (timeout_s), before the tool started",
+				     c->tool->limits.timeout_s) < 0)
+				c->start_error = NULL;
+		} else {
+			c->start_error = start_failure(st->argv.v[0], r, &serr);
+		}
 		if (!c->start_error)
 			c->start_error = strdup("cannot start the call: out of memory");
 		if (!c->start_error)
@@ -826,9 +838,10 @@ static void on_spawned(uv_poll_t *p, int status, int events)
 		maybe_finish(c);
 		return;
 	}
-	uv_poll_init(c->env->loop, &c->exit_poll, c->child.pidfd);
-	c->exit_poll.data = c;
-	c->open_handles++;
+	if (uv_poll_init(c->env->loop, &c->exit_poll, c->child.pidfd) == 0) {
+		c->exit_poll.data = c;
+		c->open_handles++;
+	}
 	if (c->child.notify_fd >= 0) {
 		r = start_supervisor(c, st->extra, st->nextra);
 		if (r < 0) {
@@ -843,8 +856,30 @@ static void on_spawned(uv_poll_t *p, int status, int events)
 	start_free(st);
 	if (c->kill_pending)
 		kill_tree(c);
-	uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable);
+	if (!c->exit_poll.data ||
+	    uv_poll_start(&c->exit_poll, UV_READABLE, on_exit_readable) < 0) {
+		/* Its exit cannot be watched: kill it, and wait for that. */
+		gw_log(GW_LOG_ERROR, "call %s: cannot watch the process", c->tool->name);
+		kill_tree(c);
+		reap(c);
+	}
 	gw_log(GW_LOG_DEBUG, "call %s: pid %d", c->tool->name, (int)c->child.pid);
+}
+
+static void on_spawned(uv_poll_t *p, int status, int events)
+{
+	struct gw_call *c = p->data;
+
+	(void)events;
+	/* On an error libuv has stopped watching: finish by waiting. */
+	if (status == 0 && !sbx_spawn_ready(c->start->op))
+		return;
+	/* The handle lets go of the descriptor before sbx_spawn_finish closes
+	 * it: libuv forgets a descriptor by its number, and by the time a
+	 * later close reached epoll another call could have that number (see
+	 * on_exit_readable). */
+	close_handle(c, (uv_handle_t *)p);
+	spawned(c);
 }
 
 int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJSON *args,
@@ -1047,9 +1082,10 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 	uv_timer_init(env->loop, &c->timer);
 	c->timer.data = c;
 	c->open_handles++;
-	uv_poll_init(env->loop, &c->start_poll, sbx_spawn_fd(c->start->op));
-	c->start_poll.data = c;
-	c->open_handles++;
+	if (uv_poll_init(env->loop, &c->start_poll, sbx_spawn_fd(c->start->op)) == 0) {
+		c->start_poll.data = c;
+		c->open_handles++;
+	}
 	uv_pipe_init(env->loop, &c->out_pipe, 0);
 	c->out_pipe.data = c;
 	c->open_handles++;
@@ -1081,10 +1117,15 @@ int gw_call_start(const struct gw_call_env *env, struct gw_tool *tool, const cJS
 				close_handle(c, (uv_handle_t *)&c->in_pipe);
 		}
 	}
-	uv_poll_start(&c->start_poll, UV_READABLE, on_spawned);
 	uv_timer_start(&c->timer, on_timeout, timeout_from(env->loop, c->start_ns, tool), 0);
 	*out = c;
 	r = 0;
+	if (!c->start_poll.data ||
+	    uv_poll_start(&c->start_poll, UV_READABLE, on_spawned) < 0) {
+		/* The loop cannot watch the spawn: wait for it here. */
+		close_handle(c, (uv_handle_t *)&c->start_poll);
+		spawned(c);
+	}
 
 	/* What only the start needed, on success and failure alike. */
 cleanup:

@@ -34,7 +34,8 @@ struct gw_call_result {
 /* Callbacks; ud is the transport's. Chunks are raw bytes, borrowed for the
  * duration of the callback. Exactly one of on_done and on_failed is called,
  * and neither for a cancelled call. on_failed: the sandboxed process could
- * not be started (msg says at which step and why; nothing of the tool ran). */
+ * not be started (msg says at which step and why): the tool never ran, or,
+ * when its seccomp listener could not be handed over, was killed at once. */
 struct gw_call_events {
 	void (*on_stdout)(void *ud, const char *chunk, size_t len, size_t total);
 	void (*on_stderr_line)(void *ud, const char *line, size_t len);

@@ -44,7 +44,7 @@
 
 /* How long a sender waits for room in the keeper's queue. The keeper drains
  * it at once; only a keeper that is stopped or starved makes this expire, and
- * then the call fails rather than the gateway hanging in sbx_spawn. */
+ * then the call fails rather than its spawn never completing. */
 #define KEEPER_SEND_TIMEOUT_S 2
 
 /* The sanitizers must stay out of sbx_keeper_add, for the reason CMakeLists.txt
@@ -336,8 +336,8 @@ int sbx_keeper_start(struct sbx_keeper *k)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	/* Bounds how long sbx_keeper_add, in a child the gateway waits for
-	 * (CLONE_VFORK), can block on a full queue. */
+	/* Bounds how long sbx_keeper_add, in a child whose spawner thread
+	 * waits for it (CLONE_VFORK), can block on a full queue. */
 	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 		r = -errno;
 		goto fail;

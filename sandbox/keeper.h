@@ -76,7 +76,8 @@ int sbx_keeper_add(int keeper_fd, pid_t pid, int pidfd);
 /* Unregisters the call whose leader is pid; the gateway sends it after it has
  * killed the call's group and reaped the leader. It cannot overtake the ADD:
  * both travel in order on one socket, and the child sends ADD before execve,
- * which is before sbx_spawn returns the call to the gateway. Unknown pids are
+ * which is before the spawn completes (sbx_spawn returns, or sbx_spawn_ready
+ * says so), and the gateway watches a leader's exit only after that. Unknown pids are
  * ignored. Same return values as sbx_keeper_add. A DEL that fails leaves a
  * stale entry in the keeper, which is harmless where the kernel signals groups
  * through pidfds (Linux 6.9): the pidfd names that leader's group, never a

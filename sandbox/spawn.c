@@ -309,8 +309,11 @@ static int child_main(void *arg)
 		}
 	}
 	if (req->userns) {
-		if (setresgid(req->inside_gid, req->inside_gid, req->inside_gid) < 0 ||
-		    setresuid(req->inside_uid, req->inside_uid, req->inside_uid) < 0)
+		/* Raw calls: glibc's wrappers would broadcast the change to
+		 * every thread of the gateway (setxid), taking a lock and
+		 * writing thread state in memory the running gateway shares. */
+		if (syscall(SYS_setresgid, req->inside_gid, req->inside_gid, req->inside_gid) < 0 ||
+		    syscall(SYS_setresuid, req->inside_uid, req->inside_uid, req->inside_uid) < 0)
 			child_fail(a->errfd, SBX_STEP_USERNS, errno);
 	}
 
@@ -479,6 +482,7 @@ struct sbx_spawn_op {
 	int clone_errno;
 	int listener; /* received from the child, or -errno */
 	int done;     /* __atomic: release by the cloner, acquire by the reader */
+	int cancelled; /* __atomic: set by sbx_spawn_cancel */
 };
 
 /* A thread that holds the base stage of one profile's filter and makes
@@ -499,7 +503,7 @@ struct spawner {
  * spawner 967-975 calls/s, two 1,132-1,254, in the same hour. */
 #define SPAWNERS_PER_PROFILE 2
 static struct spawner spawners[SBX_FILTER_PROFILES][SPAWNERS_PER_PROFILE];
-static unsigned spawner_next; /* round robin, under spawners_start */
+static unsigned spawner_next[SBX_FILTER_PROFILES]; /* in turn, under spawners_start */
 static pthread_mutex_t spawners_start = PTHREAD_MUTEX_INITIALIZER; /* first use */
 
 /* clone() and its outcome into op. The last touch of op: once wfd is closed
@@ -508,7 +512,14 @@ static void clone_op(struct sbx_spawn_op *op, void *stack)
 {
 	int wfd = op->wfd;
 
-	op->pid = clone(child_main, stack, op->flags, &op->a, &op->pidfd);
+	/* A call cancelled or timed out while queued never starts: no tool
+	 * code may run after the client was told the call is over. */
+	if (__atomic_load_n(&op->cancelled, __ATOMIC_ACQUIRE)) {
+		op->pid = -1;
+		errno = ECANCELED;
+	} else {
+		op->pid = clone(child_main, stack, op->flags, &op->a, &op->pidfd);
+	}
 	op->clone_errno = op->pid < 0 ? errno : 0;
 	if (op->sock >= 0) {
 		/* Take the listener the child sent before it exec'd now, not
@@ -563,18 +574,14 @@ static void *spawner_main(void *arg)
 	return NULL;
 }
 
-/* A spawner of f's profile, in turn, started on first use. Returns it, or NULL with
- * *r = -errno if it cannot run (the base stage does not load: fail closed,
- * every call of the profile is refused with the reason). */
-static struct spawner *spawner_get(const struct sbx_filter *f, int *r)
+/* Starts s for f's profile if it is not running. Under spawners_start. */
+static int spawner_run(struct spawner *s, const struct sbx_filter *f)
 {
-	struct spawner *s;
 	pthread_attr_t attr;
 	pthread_t th;
 	sigset_t all, old;
+	int r;
 
-	pthread_mutex_lock(&spawners_start);
-	s = &spawners[f->profile % SBX_FILTER_PROFILES][spawner_next++ % SPAWNERS_PER_PROFILE];
 	/* A forked copy of the process has the state but not the thread. */
 	if (s->owner != getpid()) {
 		memset(s, 0, sizeof(*s));
@@ -590,21 +597,37 @@ static struct spawner *spawner_get(const struct sbx_filter *f, int *r)
 		/* The thread starts with every signal blocked. */
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
-		*r = -pthread_create(&th, &attr, spawner_main, s);
+		r = -pthread_create(&th, &attr, spawner_main, s);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		pthread_attr_destroy(&attr);
-		if (*r < 0) {
-			pthread_mutex_unlock(&spawners_start);
-			return NULL;
-		}
+		if (r < 0)
+			return r; /* state stays 0: tried again next time */
 		pthread_mutex_lock(&s->mu);
 		while (s->state == 0)
 			pthread_cond_wait(&s->cv, &s->mu);
 		pthread_mutex_unlock(&s->mu);
 	}
-	*r = s->state < 0 ? s->state : 0;
+	return s->state < 0 ? s->state : 0;
+}
+
+/* A spawner of f's profile, the next in turn that runs, started on first
+ * use. Returns it, or NULL with *r = -errno if none can run (the base stage
+ * does not load: fail closed, every call of the profile is refused with the
+ * reason). */
+static struct spawner *spawner_get(const struct sbx_filter *f, int *r)
+{
+	unsigned prof = f->profile % SBX_FILTER_PROFILES;
+	struct spawner *s = NULL;
+
+	pthread_mutex_lock(&spawners_start);
+	for (unsigned k = 0; k < SPAWNERS_PER_PROFILE && !s; k++) {
+		struct spawner *t = &spawners[prof][spawner_next[prof]++ % SPAWNERS_PER_PROFILE];
+		*r = spawner_run(t, f);
+		if (*r == 0)
+			s = t;
+	}
 	pthread_mutex_unlock(&spawners_start);
-	return *r < 0 ? NULL : s;
+	return s;
 }
 
 static void op_free(struct sbx_spawn_op *op)
@@ -682,6 +705,9 @@ int sbx_spawn_start(const struct sbx_spawn_req *req, struct sbx_spawn_op **out,
 		if (!stack) {
 			op->pid = -1;
 			op->clone_errno = ENOMEM;
+			if (sv[1] >= 0)
+				close(sv[1]);
+			op->a.notify_sock = -1;
 			__atomic_store_n(&op->done, 1, __ATOMIC_RELEASE);
 			close(op->wfd);
 		} else {
@@ -693,6 +719,11 @@ int sbx_spawn_start(const struct sbx_spawn_req *req, struct sbx_spawn_op **out,
 	}
 	*out = op;
 	return 0;
+}
+
+void sbx_spawn_cancel(struct sbx_spawn_op *op)
+{
+	__atomic_store_n(&op->cancelled, 1, __ATOMIC_RELEASE);
 }
 
 int sbx_spawn_fd(const struct sbx_spawn_op *op)
@@ -728,10 +759,10 @@ int sbx_spawn_finish(struct sbx_spawn_op *op, struct sbx_child *child, struct sb
 	int r;
 
 	/* EOF means the cloner closed wfd after storing the outcome. Anything
-	 * else is a descriptor closed twice elsewhere; the op is then left to
-	 * leak, since the cloner may still be using it. */
+	 * else is a descriptor closed twice elsewhere, while a child may still
+	 * be reading the request: nothing safe is left to do. */
 	if (!__atomic_load_n(&op->done, __ATOMIC_ACQUIRE))
-		return -EPROTO;
+		abort();
 	if (op->pid < 0) {
 		r = -op->clone_errno;
 		op_free(op);

@@ -102,10 +102,12 @@ int sbx_spawn(const struct sbx_spawn_req *req, struct sbx_child *child,
 struct sbx_spawn_op;
 int sbx_spawn_start(const struct sbx_spawn_req *req, struct sbx_spawn_op **op,
 		    struct sbx_spawn_error *err);
-int sbx_spawn_fd(const struct sbx_spawn_op *op);
+int sbx_spawn_fd(const struct sbx_spawn_op *op); /* borrowed: op owns it */
 bool sbx_spawn_ready(struct sbx_spawn_op *op);
-int sbx_spawn_finish(struct sbx_spawn_op *op, struct sbx_child *child,
-		     struct sbx_spawn_error *err);
+int sbx_spawn_finish(struct sbx_spawn_op *op, struct sbx_child *child, struct sbx_spawn_error *err);
+/* A clone not yet made is not made: sbx_spawn_finish then returns
+ * -ECANCELED. One already made still completes (kill the child then). */
+void sbx_spawn_cancel(struct sbx_spawn_op *op);
 
 /* SIGKILLs the call's whole process group. Only valid before the leader is
  * reaped: the unreaped zombie keeps its pid, and so the group id, from being
