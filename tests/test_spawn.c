@@ -1045,6 +1045,67 @@ static void test_spawn_failures(void **state)
 	expect_probe(t, "ok 1\n", "nnp");
 }
 
+/* Spawns queued faster than the spawners clone them; the later half is
+ * cancelled at once. A cancelled spawn that was not cloned yet never runs
+ * (-ECANCELED, no process); one already cloned completes normally. The first
+ * half, the control, all start. */
+static void test_spawn_queue_cancel(void **state)
+{
+	enum { N = 24 };
+	static char *const no_env[] = {NULL};
+	struct tree *t = *state;
+	struct sbx_policy *p;
+	struct sbx_spawn_op *op[N];
+	struct sbx_spawn_error serr;
+	int null_fd, cancelled = 0;
+	char file[PATH_MAX];
+
+	require_support();
+	p = tree_policy(t, &sbx_limits_default);
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_true(null_fd >= 0);
+	snprintf(file, sizeof(file), "%s", tp(t, "bin/probe"));
+	struct sbx_spawn_req req = {
+	    .file = file,
+	    .argv = ARGV("nnp"),
+	    .envp = no_env,
+	    .stdin_fd = null_fd,
+	    .stdout_fd = null_fd,
+	    .stderr_fd = null_fd,
+	    .ruleset_fd = p->ruleset_fd,
+	    .filter = &filter,
+	    .limits = &sbx_limits_default,
+	    .nproc_base = tasks_of_uid() + N,
+	    .keeper_fd = -1,
+	    .cgroup_procs_fd = -1,
+	};
+	for (int i = 0; i < N; i++)
+		assert_int_equal(sbx_spawn_start(&req, &op[i], &serr), 0);
+	for (int i = N / 2; i < N; i++)
+		sbx_spawn_cancel(op[i]);
+	for (int i = 0; i < N; i++) {
+		struct sbx_child child;
+		int status = -1;
+
+		while (!sbx_spawn_ready(op[i])) {
+			struct pollfd pf = {.fd = sbx_spawn_fd(op[i]), .events = POLLIN};
+			assert_true(poll(&pf, 1, PROBE_TIMEOUT_MS) == 1);
+		}
+		int rc = sbx_spawn_finish(op[i], &child, &serr);
+		if (i >= N / 2 && rc == -ECANCELED) {
+			cancelled++;
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(sbx_child_reap(&child, &status), 0);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_true(cancelled > 0);
+	close(null_fd);
+	sbx_policy_free(p);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_tree, teardown_tree)
@@ -1070,6 +1131,7 @@ int main(void)
 	    T(test_rlimit_nproc),
 	    T(test_daemon_killed),
 	    T(test_spawn_failures),
+	    T(test_spawn_queue_cancel),
 	};
 #undef T
 
