@@ -44,7 +44,8 @@ struct gw_call {
 	uv_poll_t exit_poll;
 	uv_poll_t start_poll; /* the spawn's completion */
 	struct start *start;  /* until the spawn completes, else NULL */
-	char *start_error;    /* it failed: why (reported instead of a result) */
+	bool start_failed;    /* reported with start_error instead of a result */
+	char *start_error;    /* why, or NULL when that could not be allocated */
 	bool kill_pending;    /* killed before the child was there */
 	uv_timer_t timer;
 	uv_write_t wreq;
@@ -378,10 +379,12 @@ static void maybe_finish(struct gw_call *c)
 		gw_log(GW_LOG_WARN, "call %s: its pids cgroup could not be removed", c->tool->name);
 	if (c->line_len && c->ev->on_stderr_line && !c->cancelled)
 		c->ev->on_stderr_line(c->ud, c->line, c->line_len);
-	if (c->start_error) {
-		audit(c->env, c->tool->name, c->args_json, NULL, c->cancelled, c->start_error);
+	if (c->start_failed) {
+		const char *why = c->start_error ? c->start_error
+						 : "cannot start the call: out of memory";
+		audit(c->env, c->tool->name, c->args_json, NULL, c->cancelled, why);
 		if (!c->cancelled)
-			c->ev->on_failed(c->ud, c->start_error);
+			c->ev->on_failed(c->ud, why);
 	} else {
 		res = (struct gw_call_result){
 		    .exit_code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1,
@@ -828,10 +831,7 @@ static void spawned(struct gw_call *c)
 		} else {
 			c->start_error = start_failure(st->argv.v[0], r, &serr);
 		}
-		if (!c->start_error)
-			c->start_error = strdup("cannot start the call: out of memory");
-		if (!c->start_error)
-			c->start_error = strdup("");
+		c->start_failed = true;
 		c->exited = true;
 		c->start = NULL;
 		start_free(st);

@@ -852,7 +852,7 @@ static int cmd_run(struct app *a, char **pos, int npos)
 	r = gw_call_start(&a->env, t, args, &ev, &st, &call, msg, sizeof(msg));
 	cJSON_Delete(args);
 	if (r < 0) {
-		fprintf(stderr, "toolcell: %s: %s\n", t->name, msg);
+		run_failed(&st, msg);
 		return r == -EINVAL ? 2 : 1;
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT);

@@ -483,8 +483,9 @@ static void call_done(void *ud, const struct gw_call_result *res)
 	inflight_free(f);
 }
 
-/* The tool could not be started: a tool result too, like a start that fails
- * at once (do_tools_call), so the model reads the reason. */
+/* Bad arguments and tools that cannot start, at once or once the spawn has
+ * completed, are tool results, so the model reads the reason and can
+ * correct itself. */
 static void call_failed(void *ud, const char *msg)
 {
 	struct inflight *f = ud;
@@ -542,12 +543,8 @@ static void do_tools_call(struct gw_session *s, const struct gw_rpc_msg *m)
 	s->calls = f;
 	s->ncalls++;
 	r = gw_call_start(s->m->env, tool, args, &call_events, f, &f->call, msg, sizeof(msg));
-	if (r < 0) {
-		/* Bad arguments and tools that cannot start are tool results, so
-		 * the model reads the reason and can correct itself. */
-		reply(s, m->id_raw, error_result(msg));
-		inflight_free(f);
-	}
+	if (r < 0)
+		call_failed(f, msg);
 }
 
 /* ---- notifications ---- */
